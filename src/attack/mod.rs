@@ -1,0 +1,14 @@
+//! MITRE ATT&CK® Enterprise catalog: technique and tactic names, URLs, revocations.
+//!
+//! The data (`data/attack/*.csv`, see `NOTICE-ATTACK.txt` for MITRE's licence) is compiled
+//! into the binary so the server needs no network or files at run time. It is parsed on the
+//! first call of [`catalog()`], not at start-up: processes that never look a technique up
+//! pay nothing. [`stix`] holds the hand-run generator that refreshes the CSVs from an
+//! official STIX bundle (`examples/attack_gen.rs`).
+
+pub mod catalog;
+pub mod kill_chain;
+pub mod stix;
+
+pub use catalog::{Catalog, Tactic, Technique, catalog, is_loaded};
+pub use kill_chain::{KillChainPhase, phase_for_tactic};

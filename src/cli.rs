@@ -1,0 +1,150 @@
+//! Command line: `serve`, `migrate`, `demo`. Each command is a thin shell over the library.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{database_url, redact_url};
+use crate::demo::{DemoConfig, fill};
+use crate::store::{Store, StoreOptions};
+
+#[derive(Debug, Parser)]
+#[command(name = "ttpgraph", version, about = "GraphQL API for DECNET's MITRE ATT&CK technique tags")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API.
+    Serve(ServeArgs),
+    /// Create or update the database schema, then exit.
+    Migrate(DbArgs),
+    /// Fill the database with a deterministic, realistic demo fleet.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// `sqlite://path`, a file path, or `mysql://user:pass@host/db` [env: TTPGRAPH_DATABASE_URL, then
+    /// DATABASE_URL; default: sqlite://./ttpgraph.db]
+    #[arg(long, env = "TTPGRAPH_DATABASE_URL", hide_env = true)]
+    pub database_url: Option<String>,
+    /// Database connection pool size.
+    #[arg(long, env = "TTPGRAPH_DB_POOL", default_value_t = 16)]
+    pub db_pool: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, env = "TTPGRAPH_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Fill an empty database with the default demo fleet before serving.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Random seed: the same seed and sizes give the same fleet.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Number of attackers (IPs); identities and campaigns follow (÷3, ÷10).
+    #[arg(long, default_value_t = 300)]
+    pub attackers: usize,
+    /// Number of tags to generate.
+    #[arg(long, default_value_t = 20_000)]
+    pub tags: usize,
+    /// Tags per insert call.
+    #[arg(long, default_value_t = 5_000)]
+    pub batch: usize,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ttpgraph: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ttpgraph: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("TTPGRAPH_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn open(db: &DbArgs) -> Result<Store, AnyError> {
+    let url = database_url(db.database_url.as_deref());
+    tracing::info!(database = %redact_url(&url), "opening database");
+    let store = Store::connect(&url, &StoreOptions { max_connections: db.db_pool, ..StoreOptions::default() }).await?;
+    store.wait_ready(Duration::from_secs(60)).await?;
+    Ok(store)
+}
+
+pub async fn run(cli: Cli) -> Result<(), AnyError> {
+    match cli.command {
+        Command::Migrate(db) => {
+            let store = open(&db).await?;
+            store.close().await;
+            println!("schema is up to date");
+            Ok(())
+        }
+        Command::Demo(args) => {
+            let store = open(&args.db).await?;
+            let cfg = DemoConfig { seed: args.seed, attackers: args.attackers, tags: args.tags, batch: args.batch.max(1) };
+            run_demo(&store, &cfg, args.quiet).await?;
+            store.close().await;
+            Ok(())
+        }
+        Command::Serve(args) => {
+            let store = open(&args.db).await?;
+            if args.demo && store.is_empty().await? {
+                run_demo(&store, &DemoConfig::default(), false).await?;
+            }
+            crate::http::serve(store, args).await
+        }
+    }
+}
+
+async fn run_demo(store: &Store, cfg: &DemoConfig, quiet: bool) -> Result<(), AnyError> {
+    let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(cfg.tags as u64) };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} demo fleet [{bar:40}] {pos}/{len} tags ({per_sec}, {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let started = Instant::now();
+    let s = fill(store, cfg, |n| bar.set_position(n)).await?;
+    bar.finish_and_clear();
+    println!(
+        "demo fleet: {} attackers, {} identities, {} campaigns, {} sessions; {} tags generated, {} inserted, {} under the confidence floor ({:.1?})",
+        s.attackers, s.identities, s.campaigns, s.sessions, s.tags_generated, s.tags_inserted, s.tags_below_floor,
+        started.elapsed()
+    );
+    Ok(())
+}

@@ -1,0 +1,380 @@
+//! `ttpgraph demo`: a deterministic, realistic DECNET fleet (SPEC §6) written through the
+//! same `insert_tags` path as production data. Same seed and sizes, same database.
+//!
+//! Shape: about one identity per three attackers (some attackers unclustered), one
+//! campaign per ten identities, heavy-tailed activity (a few attackers do most of the
+//! work), sessions of a few to a few hundred commands over six weeks, about three tags
+//! per matched command, identity-rollup and intel tags (some under the confidence floor),
+//! and a few tags on attackers and identities DECNET never wrote a row for.
+
+mod rules;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::store::{
+    Attacker, Campaign, CanaryTrigger, Confidence, Identity, JsonText, NewTag, Store, Timestamp,
+};
+use rules::{BENIGN, COMMANDS};
+
+/// Sizes and seed of a demo fleet.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    pub seed: u64,
+    pub attackers: usize,
+    /// Tags to generate (a few percent fall under the floor or repeat, as in real life).
+    pub tags: usize,
+    /// Tags per `insert_tags` call.
+    pub batch: usize,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self { seed: 42, attackers: 300, tags: 20_000, batch: 5_000 }
+    }
+}
+
+/// What a demo run wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DemoSummary {
+    pub attackers: usize,
+    pub identities: usize,
+    pub campaigns: usize,
+    pub sessions: usize,
+    pub tags_generated: u64,
+    pub tags_inserted: u64,
+    pub tags_below_floor: u64,
+}
+
+const DECKIES: &[&str] = &[
+    "omega-decky", "alpha-decky", "bravo-ssh", "charlie-web", "delta-db", "echo-iot", "foxtrot-mail",
+    "golf-vpn", "hotel-ftp", "india-smb", "juliet-redis", "kilo-rdp",
+];
+const USERS: &[&str] = &["root", "admin", "ubuntu", "pi", "oracle", "test", "user"];
+const HOSTS: &[&str] = &["x.example", "dl.badcdn.example", "203.0.113.7", "update-srv.example", "185.220.101.3"];
+const ATTACK_RELEASES: &[&str] = &["v15.1", "v19.2"];
+
+/// End of the demo's six-week window: fixed, so the data does not depend on the clock.
+fn window_end() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).single().unwrap_or_default()
+}
+const WINDOW_SECS: i64 = 42 * 24 * 3600;
+
+fn rng_uuid(rng: &mut ChaCha8Rng) -> String {
+    uuid::Builder::from_random_bytes(rng.random()).into_uuid().to_string()
+}
+
+fn public_ip(rng: &mut ChaCha8Rng) -> String {
+    loop {
+        let a: u8 = rng.random_range(1..=223);
+        if matches!(a, 10 | 127 | 169 | 172 | 192 | 100) {
+            continue;
+        }
+        return format!("{a}.{}.{}.{}", rng.random::<u8>(), rng.random::<u8>(), rng.random_range(1..=254u8));
+    }
+}
+
+struct AttackerState {
+    row: Attacker,
+    deckies: Vec<&'static str>,
+    commands: Vec<serde_json::Value>,
+}
+
+/// Fills `store` with a demo fleet, calling `progress(tags_generated)` after each batch.
+pub async fn fill(store: &Store, cfg: &DemoConfig, progress: impl Fn(u64)) -> crate::store::Result<DemoSummary> {
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let end = window_end();
+    let start = end - Duration::seconds(WINDOW_SECS);
+    let n_att = cfg.attackers.max(1);
+    let n_id = (n_att / 3).max(1);
+    let n_camp = (n_id / 10).max(1);
+
+    let campaigns: Vec<Campaign> = (0..n_camp)
+        .map(|_| Campaign {
+            uuid: rng_uuid(&mut rng),
+            first_seen_at: None,
+            last_seen_at: None,
+            confidence: Some(Confidence(rng.random_range(50..=95) as f64 / 100.0)),
+            identity_count: Some(0),
+            merged_into_uuid: None,
+        })
+        .collect();
+    let mut identities: Vec<Identity> = (0..n_id)
+        .map(|_| Identity {
+            uuid: rng_uuid(&mut rng),
+            // One identity in five is not (yet) part of a campaign.
+            campaign_id: rng.random_bool(0.8).then(|| campaigns[rng.random_range(0..n_camp)].uuid.clone()),
+            first_seen_at: None,
+            last_seen_at: None,
+            confidence: Some(Confidence(rng.random_range(40..=99) as f64 / 100.0)),
+            observation_count: Some(0),
+            merged_into_uuid: None,
+        })
+        .collect();
+    // A few identities were soft-merged into another one (their tags stay theirs).
+    for i in 0..n_id / 50 {
+        let target = identities[(i * 7 + 1) % n_id].uuid.clone();
+        if identities[i * 3 % n_id].uuid != target {
+            identities[i * 3 % n_id].merged_into_uuid = Some(target);
+        }
+    }
+    let mut attackers: Vec<AttackerState> = (0..n_att)
+        .map(|_| {
+            // About one attacker in ten is not clustered into an identity yet.
+            let identity_id = rng.random_bool(0.9).then(|| identities[rng.random_range(0..n_id)].uuid.clone());
+            let k = rng.random_range(1..=3);
+            let deckies = (0..k).map(|_| DECKIES[rng.random_range(0..DECKIES.len())]).collect();
+            AttackerState {
+                row: Attacker {
+                    uuid: rng_uuid(&mut rng),
+                    ip: Some(public_ip(&mut rng)),
+                    identity_id,
+                    first_seen: None,
+                    last_seen: None,
+                    event_count: Some(0),
+                    commands: None,
+                },
+                deckies,
+                commands: Vec::new(),
+            }
+        })
+        .collect();
+    // Tags DECNET wrote for an attacker and an identity whose rows were never written.
+    let ghost_attacker = rng_uuid(&mut rng);
+    let ghost_identity = rng_uuid(&mut rng);
+    let total_weight: u32 = COMMANDS.iter().map(|a| a.weight).sum();
+
+    let mut summary = DemoSummary {
+        attackers: n_att,
+        identities: n_id,
+        campaigns: n_camp,
+        ..DemoSummary::default()
+    };
+    let mut buf: Vec<NewTag> = Vec::with_capacity(cfg.batch + 512);
+    let mut canaries: Vec<CanaryTrigger> = Vec::new();
+    let target = cfg.tags as u64;
+
+    while summary.tags_generated + (buf.len() as u64) < target {
+        // Heavy tail: u^3 puts most sessions on the first attackers.
+        let u: f64 = rng.random();
+        let ai = ((u * u * u) * n_att as f64) as usize % n_att;
+        let ghost = rng.random_bool(0.01);
+        let session_id = rng_uuid(&mut rng);
+        summary.sessions += 1;
+        let st = &mut attackers[ai];
+        let attacker_uuid = if ghost { ghost_attacker.clone() } else { st.row.uuid.clone() };
+        let identity = if ghost { Some(ghost_identity.clone()) } else { st.row.identity_id.clone() };
+        let decky = st.deckies[rng.random_range(0..st.deckies.len())];
+        let user = USERS[rng.random_range(0..USERS.len())];
+        let service = if rng.random_bool(0.85) { "ssh" } else { "telnet" };
+        let release = ATTACK_RELEASES[usize::from(rng.random_bool(0.7))];
+        let len = match rng.random_range(0..100) {
+            0..70 => rng.random_range(2..=10),
+            70..95 => rng.random_range(10..=40),
+            _ => rng.random_range(40..=300),
+        };
+        let mut t = start + Duration::seconds(rng.random_range(0..WINDOW_SECS - 4 * 3600));
+        let first = t;
+        for idx in 0..len {
+            t += Duration::microseconds(rng.random_range(800_000..90_000_000));
+            let (command, emits) = if rng.random_bool(0.45) {
+                let mut pick = rng.random_range(0..total_weight);
+                let arch = COMMANDS.iter().find(|a| {
+                    if pick < a.weight {
+                        true
+                    } else {
+                        pick -= a.weight;
+                        false
+                    }
+                });
+                match arch {
+                    Some(a) => (
+                        a.command
+                            .replace("{ip}", &public_ip(&mut rng))
+                            .replace("{host}", HOSTS[rng.random_range(0..HOSTS.len())])
+                            .replace("{n}", &rng.random_range(2..250u8).to_string()),
+                        a.emits,
+                    ),
+                    None => (BENIGN[0].to_string(), &[][..]),
+                }
+            } else {
+                (BENIGN[rng.random_range(0..BENIGN.len())].to_string(), &[][..])
+            };
+            if !ghost && st.commands.len() < 40 {
+                st.commands.push(json!({
+                    "service": service, "decky": decky, "command": command,
+                    "timestamp": Timestamp(t).to_sqlite_text(),
+                }));
+            }
+            let with_identity = rng.random_bool(0.4);
+            for &(rule, ver, tactic, tech, sub, conf) in emits {
+                buf.push(NewTag {
+                    source_kind: "command".into(),
+                    source_id: format!("{session_id}#{idx}"),
+                    attacker_uuid: Some(attacker_uuid.clone()),
+                    identity_uuid: if with_identity { identity.clone() } else { None },
+                    session_id: Some(session_id.clone()),
+                    decky_id: Some(decky.into()),
+                    tactic: tactic.into(),
+                    technique_id: tech.into(),
+                    sub_technique_id: sub.map(Into::into),
+                    confidence: conf,
+                    rule_id: rule.into(),
+                    rule_version: ver,
+                    evidence: json!({"command_text": command, "user": user, "service": service}),
+                    attack_release: release.into(),
+                    mitre_url: mitre_url(tech, sub),
+                    created_at: Some(t + Duration::microseconds(rng.random_range(1_000..900_000))),
+                });
+            }
+        }
+        // Login bursts before the shell, and threat-intel scores on the source IP.
+        if rng.random_bool(0.3) {
+            buf.push(side_tag(&attacker_uuid, None, "credential", format!("{session_id}#auth"), "R0004", "TA0006",
+                "T1110", Some("T1110.001"), 0.8, json!({"attempts": rng.random_range(5..400), "user": user}), first));
+        }
+        if rng.random_bool(0.15) {
+            let score: u32 = rng.random_range(10..=100);
+            // R0054: 0.7 × score/100; a score of 30 gives 0.21, which the floor drops.
+            let conf = (0.7 * f64::from(score) / 100.0 * 100.0).round() / 100.0;
+            buf.push(side_tag(&attacker_uuid, None, "intel", format!("{attacker_uuid}#abuseipdb#{}", first.timestamp() / 86400),
+                "R0054", "TA0043", "T1595", None, conf, json!({"provider": "abuseipdb", "score": score}), first));
+        }
+        if rng.random_bool(0.03) {
+            let trig = rng_uuid(&mut rng);
+            buf.push(side_tag(&attacker_uuid, None, "canary_fingerprint", trig.clone(), "R0060", "TA0009", "T1005",
+                None, 0.8, json!({"token": "aws-keys.txt", "path": "/root/.aws/credentials"}), t));
+            canaries.push(CanaryTrigger {
+                uuid: trig,
+                token_uuid: Some(format!("{:08x}-0000-4000-8000-000000000000", ai)),
+                occurred_at: Timestamp(t),
+                src_ip: st.row.ip.clone(),
+                user_agent: Some("aws-cli/2.15.0 Python/3.11.6 Linux/6.1".into()),
+                request_path: Some("/latest/meta-data/iam/security-credentials/".into()),
+                attacker_id: Some(attacker_uuid.clone()),
+            });
+        }
+        if !ghost {
+            let r = &mut st.row;
+            r.first_seen = Some(r.first_seen.map_or(Timestamp(first), |f| f.min(Timestamp(first))));
+            r.last_seen = Some(r.last_seen.map_or(Timestamp(t), |l| l.max(Timestamp(t))));
+            r.event_count = Some(r.event_count.unwrap_or(0) + len as i64);
+        }
+        if buf.len() >= cfg.batch {
+            flush(store, &mut buf, &mut summary).await?;
+            progress(summary.tags_generated);
+        }
+    }
+    // Identity-rollup tags (attacker NULL): the same password tried on many accounts.
+    for (i, id) in identities.iter().enumerate().filter(|(i, _)| i % 4 == 0) {
+        let at = start + Duration::seconds((i as i64 * 7919) % WINDOW_SECS);
+        buf.push(identity_tag(&id.uuid, at, i));
+    }
+    buf.push(identity_tag(&ghost_identity, end - Duration::hours(5), 0));
+    flush(store, &mut buf, &mut summary).await?;
+    progress(summary.tags_generated);
+
+    // Context rows last, with first/last seen and counts derived from the generated activity.
+    for st in &mut attackers {
+        st.row.commands = Some(JsonText(crate::store::evidence::to_python_json(&serde_json::Value::Array(
+            std::mem::take(&mut st.commands),
+        ))));
+    }
+    for id in &mut identities {
+        let mine: Vec<&Attacker> =
+            attackers.iter().map(|s| &s.row).filter(|a| a.identity_id.as_deref() == Some(&id.uuid)).collect();
+        id.first_seen_at = mine.iter().filter_map(|a| a.first_seen).min();
+        id.last_seen_at = mine.iter().filter_map(|a| a.last_seen).max();
+        id.observation_count = Some(mine.iter().filter_map(|a| a.event_count).sum());
+    }
+    let mut campaigns = campaigns;
+    for c in &mut campaigns {
+        let mine: Vec<&Identity> = identities.iter().filter(|i| i.campaign_id.as_deref() == Some(&c.uuid)).collect();
+        c.identity_count = Some(mine.len() as i64);
+        c.first_seen_at = mine.iter().filter_map(|i| i.first_seen_at).min();
+        c.last_seen_at = mine.iter().filter_map(|i| i.last_seen_at).max();
+    }
+    let rows: Vec<Attacker> = attackers.into_iter().map(|s| s.row).collect();
+    store.insert_attackers(&rows).await?;
+    store.insert_identities(&identities).await?;
+    store.insert_campaigns(&campaigns).await?;
+    store.insert_canary_triggers(&canaries).await?;
+    Ok(summary)
+}
+
+async fn flush(store: &Store, buf: &mut Vec<NewTag>, summary: &mut DemoSummary) -> crate::store::Result<()> {
+    let out = store.insert_tags(buf).await?;
+    summary.tags_generated += buf.len() as u64;
+    summary.tags_inserted += out.inserted;
+    summary.tags_below_floor += out.below_floor;
+    buf.clear();
+    Ok(())
+}
+
+fn mitre_url(technique: &str, sub: Option<&str>) -> Option<String> {
+    crate::attack::catalog().url(sub.unwrap_or(technique)).map(str::to_owned)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn side_tag(
+    attacker: &str,
+    identity: Option<String>,
+    kind: &str,
+    source_id: String,
+    rule: &str,
+    tactic: &str,
+    tech: &str,
+    sub: Option<&str>,
+    conf: f64,
+    evidence: serde_json::Value,
+    at: DateTime<Utc>,
+) -> NewTag {
+    NewTag {
+        source_kind: kind.into(),
+        source_id,
+        attacker_uuid: Some(attacker.into()),
+        identity_uuid: identity,
+        session_id: None,
+        decky_id: None,
+        tactic: tactic.into(),
+        technique_id: tech.into(),
+        sub_technique_id: sub.map(Into::into),
+        confidence: conf,
+        rule_id: rule.into(),
+        rule_version: 1,
+        evidence,
+        attack_release: "v19.2".into(),
+        mitre_url: mitre_url(tech, sub),
+        created_at: Some(at),
+    }
+}
+
+fn identity_tag(identity: &str, at: DateTime<Utc>, i: usize) -> NewTag {
+    NewTag {
+        source_kind: "identity".into(),
+        source_id: format!("{identity}#password-reuse"),
+        attacker_uuid: None,
+        identity_uuid: Some(identity.into()),
+        session_id: None,
+        decky_id: None,
+        tactic: "TA0006".into(),
+        technique_id: "T1110".into(),
+        sub_technique_id: Some("T1110.003".into()),
+        confidence: 0.9,
+        rule_id: "R0003".into(),
+        rule_version: 1,
+        evidence: json!({"accounts": 3 + i % 9, "password_sha1_prefix": format!("{:05x}", (i * 2654435761) & 0xfffff)}),
+        attack_release: "v19.2".into(),
+        mitre_url: mitre_url("T1110", Some("T1110.003")),
+        created_at: Some(at),
+    }
+}
+
+/// A uuid derived from the seed, for callers that need a stable fresh id.
+pub fn seeded_uuid(seed: u64) -> Uuid {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    uuid::Builder::from_random_bytes(rng.random()).into_uuid()
+}

@@ -1,0 +1,232 @@
+//! Reads of DECNET's context tables (attackers, identities, campaigns) and of the facts
+//! only the tags know (which ids are tagged, who took part in a session). All batch
+//! shaped, for the GraphQL DataLoaders; lists are keyset-paginated by uuid.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::FromRow;
+
+use super::arg::{Arg, placeholders};
+use super::error::Result;
+use super::models::{Attacker, Campaign, Identity};
+use super::Store;
+
+const ATTACKER_COLS: &str = "uuid, ip, identity_id, first_seen, last_seen, event_count, commands";
+const IDENTITY_COLS: &str =
+    "uuid, campaign_id, first_seen_at, last_seen_at, confidence, observation_count, merged_into_uuid";
+const CAMPAIGN_COLS: &str = "uuid, first_seen_at, last_seen_at, confidence, identity_count, merged_into_uuid";
+
+/// Soft merges are followed at most this many hops, as in DECNET.
+pub const MAX_MERGE_HOPS: i64 = 8;
+
+/// Which tag column names a node, for existence checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TagAnchor {
+    Identity,
+    Attacker,
+    Session,
+}
+
+impl TagAnchor {
+    fn column(self) -> &'static str {
+        match self {
+            TagAnchor::Identity => "identity_uuid",
+            TagAnchor::Attacker => "attacker_uuid",
+            TagAnchor::Session => "session_id",
+        }
+    }
+}
+
+/// Tables with DECNET's soft-merge column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeTable {
+    Identities,
+    Campaigns,
+}
+
+/// Who took part in a session, from its tags (there is no sessions table).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionFacts {
+    pub attacker_uuids: Vec<String>,
+    pub decky_ids: Vec<String>,
+}
+
+#[derive(FromRow)]
+struct One {
+    k: String,
+}
+
+#[derive(FromRow)]
+struct SessionRow {
+    session_id: String,
+    attacker_uuid: Option<String>,
+    decky_id: Option<String>,
+}
+
+fn id_args(ids: &[String]) -> Vec<Arg> {
+    ids.iter().cloned().map(Arg::Str).collect()
+}
+
+impl Store {
+    pub async fn attackers_by_ids(&self, ids: &[String]) -> Result<HashMap<String, Attacker>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!("SELECT {ATTACKER_COLS} FROM attackers WHERE uuid IN ({})", placeholders(ids.len()));
+        let rows: Vec<Attacker> = self.fetch_all(sql, id_args(ids)).await?;
+        Ok(rows.into_iter().map(|r| (r.uuid.clone(), r)).collect())
+    }
+
+    pub async fn identities_by_ids(&self, ids: &[String]) -> Result<HashMap<String, Identity>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql =
+            format!("SELECT {IDENTITY_COLS} FROM attacker_identities WHERE uuid IN ({})", placeholders(ids.len()));
+        let rows: Vec<Identity> = self.fetch_all(sql, id_args(ids)).await?;
+        Ok(rows.into_iter().map(|r| (r.uuid.clone(), r)).collect())
+    }
+
+    pub async fn campaigns_by_ids(&self, ids: &[String]) -> Result<HashMap<String, Campaign>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!("SELECT {CAMPAIGN_COLS} FROM campaigns WHERE uuid IN ({})", placeholders(ids.len()));
+        let rows: Vec<Campaign> = self.fetch_all(sql, id_args(ids)).await?;
+        Ok(rows.into_iter().map(|r| (r.uuid.clone(), r)).collect())
+    }
+
+    /// Attackers clustered into each identity, by uuid.
+    pub async fn attackers_of_identities(&self, ids: &[String]) -> Result<HashMap<String, Vec<Attacker>>> {
+        let mut out: HashMap<String, Vec<Attacker>> = ids.iter().map(|i| (i.clone(), vec![])).collect();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let sql = format!(
+            "SELECT {ATTACKER_COLS} FROM attackers WHERE identity_id IN ({}) ORDER BY uuid",
+            placeholders(ids.len())
+        );
+        for a in self.fetch_all::<Attacker>(sql, id_args(ids)).await? {
+            if let Some(i) = a.identity_id.clone()
+                && let Some(v) = out.get_mut(&i)
+            {
+                v.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Identities of each campaign (merged ones included: they still carry tags).
+    pub async fn identities_of_campaigns(&self, ids: &[String]) -> Result<HashMap<String, Vec<Identity>>> {
+        let mut out: HashMap<String, Vec<Identity>> = ids.iter().map(|i| (i.clone(), vec![])).collect();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let sql = format!(
+            "SELECT {IDENTITY_COLS} FROM attacker_identities WHERE campaign_id IN ({}) ORDER BY uuid",
+            placeholders(ids.len())
+        );
+        for i in self.fetch_all::<Identity>(sql, id_args(ids)).await? {
+            if let Some(c) = i.campaign_id.clone()
+                && let Some(v) = out.get_mut(&c)
+            {
+                v.push(i);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The subset of `ids` that at least one tag points at through `anchor`.
+    pub async fn tagged_ids(&self, anchor: TagAnchor, ids: &[String]) -> Result<HashSet<String>> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let c = anchor.column();
+        let sql = format!("SELECT DISTINCT {c} AS k FROM ttp_tag WHERE {c} IN ({})", placeholders(ids.len()));
+        Ok(self.fetch_all::<One>(sql, id_args(ids)).await?.into_iter().map(|r| r.k).collect())
+    }
+
+    /// Attackers and deckies seen in each session's tags, sorted.
+    pub async fn session_facts(&self, ids: &[String]) -> Result<HashMap<String, SessionFacts>> {
+        let mut out: HashMap<String, SessionFacts> = ids.iter().map(|i| (i.clone(), SessionFacts::default())).collect();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let sql = format!(
+            "SELECT DISTINCT session_id, attacker_uuid, decky_id FROM ttp_tag WHERE session_id IN ({})",
+            placeholders(ids.len())
+        );
+        for r in self.fetch_all::<SessionRow>(sql, id_args(ids)).await? {
+            if let Some(f) = out.get_mut(&r.session_id) {
+                if let Some(a) = r.attacker_uuid
+                    && !f.attacker_uuids.contains(&a)
+                {
+                    f.attacker_uuids.push(a);
+                }
+                if let Some(d) = r.decky_id
+                    && !f.decky_ids.contains(&d)
+                {
+                    f.decky_ids.push(d);
+                }
+            }
+        }
+        for f in out.values_mut() {
+            f.attacker_uuids.sort();
+            f.decky_ids.sort();
+        }
+        Ok(out)
+    }
+
+    /// A page of attackers in uuid order, strictly after `after`.
+    pub async fn list_attackers(&self, after: Option<&str>, limit: i64) -> Result<Vec<Attacker>> {
+        let (cond, mut args) = after_cond(after);
+        args.push(Arg::Int(limit));
+        let sql = format!("SELECT {ATTACKER_COLS} FROM attackers WHERE 1 = 1{cond} ORDER BY uuid LIMIT ?");
+        self.fetch_all(sql, args).await
+    }
+
+    /// A page of identities that were not merged away, in uuid order.
+    pub async fn list_identities(&self, after: Option<&str>, limit: i64) -> Result<Vec<Identity>> {
+        let (cond, mut args) = after_cond(after);
+        args.push(Arg::Int(limit));
+        let sql = format!(
+            "SELECT {IDENTITY_COLS} FROM attacker_identities WHERE merged_into_uuid IS NULL{cond} ORDER BY uuid LIMIT ?"
+        );
+        self.fetch_all(sql, args).await
+    }
+
+    /// A page of campaigns that were not merged away, in uuid order.
+    pub async fn list_campaigns(&self, after: Option<&str>, limit: i64) -> Result<Vec<Campaign>> {
+        let (cond, mut args) = after_cond(after);
+        args.push(Arg::Int(limit));
+        let sql =
+            format!("SELECT {CAMPAIGN_COLS} FROM campaigns WHERE merged_into_uuid IS NULL{cond} ORDER BY uuid LIMIT ?");
+        self.fetch_all(sql, args).await
+    }
+
+    /// Follows `merged_into_uuid` from `id` (at most 8 hops) to the surviving row's uuid;
+    /// `None` when `id` is not a row of the table.
+    pub async fn merge_survivor(&self, table: MergeTable, id: &str) -> Result<Option<String>> {
+        let t = match table {
+            MergeTable::Identities => "attacker_identities",
+            MergeTable::Campaigns => "campaigns",
+        };
+        let sql = format!(
+            "WITH RECURSIVE chain (k, next_uuid, depth) AS (\
+               SELECT uuid, merged_into_uuid, 0 FROM {t} WHERE uuid = ? \
+               UNION ALL \
+               SELECT x.uuid, x.merged_into_uuid, c.depth + 1 FROM {t} x JOIN chain c ON x.uuid = c.next_uuid \
+               WHERE c.depth < ?\
+             ) SELECT k FROM chain ORDER BY depth DESC LIMIT 1"
+        );
+        let rows: Vec<One> = self.fetch_all(sql, vec![Arg::Str(id.to_owned()), Arg::Int(MAX_MERGE_HOPS)]).await?;
+        Ok(rows.into_iter().next().map(|r| r.k))
+    }
+}
+
+fn after_cond(after: Option<&str>) -> (String, Vec<Arg>) {
+    match after {
+        Some(a) => (" AND uuid > ?".into(), vec![Arg::Str(a.to_owned())]),
+        None => (String::new(), vec![]),
+    }
+}

@@ -1,0 +1,49 @@
+//! The few places where SQLite and MySQL/MariaDB really differ. Everything else in the
+//! store is one portable statement.
+
+/// Which SQL engine a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    Sqlite,
+    MySql,
+}
+
+impl Dialect {
+    /// `mysql://` and `mariadb://` URLs are MySQL; anything else is an SQLite URL or path.
+    pub fn of_url(url: &str) -> Self {
+        let lower = url.trim_start().to_ascii_lowercase();
+        if lower.starts_with("mysql:") || lower.starts_with("mariadb:") { Dialect::MySql } else { Dialect::Sqlite }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::MySql => "mysql",
+        }
+    }
+
+    /// Insert-or-ignore on the primary key: `(head, tail)` around `(cols) VALUES …`.
+    /// First write wins on both; MySQL's `INSERT IGNORE` also skips rows that would break
+    /// a foreign key, which DECNET relies on.
+    pub fn insert_or_ignore(self) -> (&'static str, &'static str) {
+        match self {
+            Dialect::Sqlite => ("INSERT INTO", " ON CONFLICT(uuid) DO NOTHING"),
+            Dialect::MySql => ("INSERT IGNORE INTO", ""),
+        }
+    }
+
+    /// Is this database error a lock conflict worth retrying the whole write
+    /// transaction for (SQLite busy/locked, InnoDB deadlock or lock-wait timeout)?
+    pub fn is_lock_conflict(self, e: &sqlx::Error) -> bool {
+        let sqlx::Error::Database(db) = e else { return false };
+        match self {
+            Dialect::Sqlite => {
+                let code = db.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
+                matches!(code & 0xff, 5 | 6)
+            }
+            Dialect::MySql => db
+                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .is_some_and(|m| matches!(m.number(), 1205 | 1213)),
+        }
+    }
+}

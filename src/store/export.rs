@@ -1,0 +1,72 @@
+//! Whole-fleet reads for export and backfill (SPEC §3): the per-attacker rollup used by
+//! the fleet STIX export, and the two backfill sources DECNET replays through its tagger.
+
+use std::collections::BTreeMap;
+
+use super::arg::Arg;
+use super::codec::Timestamp;
+use super::error::Result;
+use super::models::{Attacker, CanaryTrigger, ExportRollup};
+use super::Store;
+
+impl Store {
+    /// `{attacker_uuid: rollups}` for every attacker with tags, in one query.
+    pub async fn export_rollups(&self) -> Result<BTreeMap<String, Vec<ExportRollup>>> {
+        let rows: Vec<ExportRollup> = self
+            .fetch_all(
+                "SELECT attacker_uuid, technique_id, sub_technique_id, MAX(tactic) AS tactic, COUNT(*) AS count, \
+                 MAX(confidence) AS confidence_max FROM ttp_tag WHERE attacker_uuid IS NOT NULL \
+                 GROUP BY attacker_uuid, technique_id, sub_technique_id",
+                vec![],
+            )
+            .await?;
+        let mut out: BTreeMap<String, Vec<ExportRollup>> = BTreeMap::new();
+        for r in rows {
+            out.entry(r.attacker_uuid.clone()).or_default().push(r);
+        }
+        for v in out.values_mut() {
+            v.sort_by(|a, b| (&a.technique_id, &a.sub_technique_id).cmp(&(&b.technique_id, &b.sub_technique_id)));
+        }
+        Ok(out)
+    }
+
+    /// Attackers seen since `since` with their decoded `commands`; rows whose commands
+    /// are malformed JSON or not a list are skipped, and non-object entries dropped.
+    pub async fn attacker_commands_since(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<(Attacker, Vec<serde_json::Map<String, serde_json::Value>>)>> {
+        let rows: Vec<Attacker> = self
+            .fetch_all(
+                "SELECT uuid, ip, identity_id, first_seen, last_seen, event_count, commands FROM attackers \
+                 WHERE last_seen >= ? ORDER BY last_seen, uuid",
+                vec![Arg::Time(since)],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|a| {
+                let text = a.commands.as_ref().map(|c| c.0.as_str()).unwrap_or("[]");
+                let serde_json::Value::Array(items) = serde_json::from_str(text).ok()? else { return None };
+                let cmds = items
+                    .into_iter()
+                    .filter_map(|v| match v {
+                        serde_json::Value::Object(m) => Some(m),
+                        _ => None,
+                    })
+                    .collect();
+                Some((a, cmds))
+            })
+            .collect())
+    }
+
+    /// Canary triggers fired since `since`, oldest first.
+    pub async fn canary_triggers_since(&self, since: Timestamp) -> Result<Vec<CanaryTrigger>> {
+        self.fetch_all(
+            "SELECT uuid, token_uuid, occurred_at, src_ip, user_agent, request_path, attacker_id \
+             FROM canary_triggers WHERE occurred_at >= ? ORDER BY occurred_at, uuid",
+            vec![Arg::Time(since)],
+        )
+        .await
+    }
+}

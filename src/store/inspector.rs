@@ -1,0 +1,130 @@
+//! Raw tag queries: the inspector ("why was this flagged?"), the kill-chain feed of an
+//! identity, and an attacker's raw tags for STIX export. Newest first, ties by uuid.
+
+use super::arg::Arg;
+use super::codec::Timestamp;
+use super::error::{Result, StoreError};
+use super::models::{DeckyPhase, Tag};
+use super::Store;
+
+/// Inspector limits (SPEC §3): default 200, allowed 1..=1000.
+pub const DEFAULT_INSPECTOR_LIMIT: i64 = 200;
+pub const MAX_INSPECTOR_LIMIT: i64 = 1000;
+/// Default cap of an attacker's raw tags (SPEC §3).
+pub const DEFAULT_RAW_TAG_LIMIT: i64 = 2000;
+
+/// Which tags the inspector looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InspectorScope {
+    Identity,
+    Attacker,
+    Session,
+}
+
+const TAG_SELECT: &str = "t.uuid, t.source_kind, t.source_id, t.attacker_uuid, t.identity_uuid, t.session_id, \
+     t.decky_id, t.tactic, t.technique_id, t.sub_technique_id, t.confidence, t.rule_id, t.rule_version, \
+     t.evidence, t.attack_release, t.mitre_url, t.created_at";
+const TAG_COLUMNS_PLAIN: &str = "uuid, source_kind, source_id, attacker_uuid, identity_uuid, session_id, \
+     decky_id, tactic, technique_id, sub_technique_id, confidence, rule_id, rule_version, \
+     evidence, attack_release, mitre_url, created_at";
+
+/// `FROM …` of the identity scope as a UNION ALL of two indexed branches (tags matching
+/// both are taken from the first only), each narrowed by `cond` on alias `t`.
+/// `cond_args` are appended once per branch.
+pub(crate) fn identity_scope_union(select: &str, cond: &str, id: &str, cond_args: &[Arg], args: &mut Vec<Arg>) -> String {
+    args.push(Arg::Str(id.to_owned()));
+    args.extend_from_slice(cond_args);
+    args.push(Arg::Str(id.to_owned()));
+    args.extend_from_slice(cond_args);
+    format!(
+        "SELECT {select} FROM ttp_tag t WHERE t.identity_uuid = ?{cond} \
+         UNION ALL \
+         SELECT {select} FROM attackers a JOIN ttp_tag t ON t.attacker_uuid = a.uuid \
+         WHERE a.identity_id = ? AND (t.identity_uuid IS NULL OR t.identity_uuid <> a.identity_id){cond}"
+    )
+}
+
+impl Store {
+    /// Raw tags of one scope for one technique, newest first. Without a sub-technique,
+    /// parent-only and sub-technique rows both match. `limit` must be in 1..=1000.
+    pub async fn inspect(
+        &self,
+        scope: InspectorScope,
+        id: &str,
+        technique_id: &str,
+        sub_technique_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Tag>> {
+        if !(1..=MAX_INSPECTOR_LIMIT).contains(&limit) {
+            return Err(StoreError::InvalidArgument(format!(
+                "limit must be between 1 and {MAX_INSPECTOR_LIMIT}, got {limit}"
+            )));
+        }
+        let mut cond = String::from(" AND t.technique_id = ?");
+        let mut cond_args = vec![Arg::Str(technique_id.to_owned())];
+        if let Some(sub) = sub_technique_id {
+            cond.push_str(" AND t.sub_technique_id = ?");
+            cond_args.push(Arg::Str(sub.to_owned()));
+        }
+        let mut args = Vec::new();
+        let inner = match scope {
+            InspectorScope::Identity => identity_scope_union(TAG_SELECT, &cond, id, &cond_args, &mut args),
+            InspectorScope::Attacker | InspectorScope::Session => {
+                let column = if scope == InspectorScope::Attacker { "attacker_uuid" } else { "session_id" };
+                args.push(Arg::Str(id.to_owned()));
+                args.extend(cond_args);
+                format!("SELECT {TAG_SELECT} FROM ttp_tag t WHERE t.{column} = ?{cond}")
+            }
+        };
+        args.push(Arg::Int(limit));
+        let sql = format!(
+            "SELECT {TAG_COLUMNS_PLAIN} FROM ({inner}) s ORDER BY created_at DESC, uuid DESC LIMIT ?"
+        );
+        self.fetch_all(sql, args).await
+    }
+
+    /// `(decky, tactic, time)` of an identity's tags that name a decky, oldest first:
+    /// the input of the Unified Kill Chain view.
+    pub async fn decky_phases(&self, identity_id: &str) -> Result<Vec<DeckyPhase>> {
+        let mut args = Vec::new();
+        let inner = identity_scope_union(
+            "t.uuid, t.decky_id, t.tactic, t.created_at",
+            " AND t.decky_id IS NOT NULL",
+            identity_id,
+            &[],
+            &mut args,
+        );
+        let sql = format!("SELECT decky_id, tactic, created_at FROM ({inner}) s ORDER BY created_at, uuid");
+        self.fetch_all(sql, args).await
+    }
+
+    /// An attacker's raw tags, newest first, at most `limit` (default 2000 in DECNET).
+    pub async fn tags_by_attacker(&self, attacker_uuid: &str, limit: i64) -> Result<Vec<Tag>> {
+        self.tags_by_attacker_page(attacker_uuid, None, limit).await
+    }
+
+    /// One page of an attacker's raw tags, newest first, strictly after the
+    /// `(created_at, uuid)` cursor of the previous page's last row.
+    pub async fn tags_by_attacker_page(
+        &self,
+        attacker_uuid: &str,
+        after: Option<(Timestamp, String)>,
+        limit: i64,
+    ) -> Result<Vec<Tag>> {
+        if limit < 1 {
+            return Err(StoreError::InvalidArgument(format!("limit must be at least 1, got {limit}")));
+        }
+        let mut args = vec![Arg::Str(attacker_uuid.to_owned())];
+        let mut cond = String::new();
+        if let Some((at, uuid)) = after {
+            cond.push_str(" AND (t.created_at < ? OR (t.created_at = ? AND t.uuid < ?))");
+            args.extend([Arg::Time(at), Arg::Time(at), Arg::Str(uuid)]);
+        }
+        args.push(Arg::Int(limit));
+        let sql = format!(
+            "SELECT {TAG_SELECT} FROM ttp_tag t WHERE t.attacker_uuid = ?{cond} \
+             ORDER BY t.created_at DESC, t.uuid DESC LIMIT ?"
+        );
+        self.fetch_all(sql, args).await
+    }
+}

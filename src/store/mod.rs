@@ -1,0 +1,260 @@
+//! The repository: one API over SQLite and MySQL/MariaDB with DECNET's semantics
+//! (SPEC §1–3). SQL is written once with `?` placeholders and run on whichever pool the
+//! store holds; only the insert-or-ignore statement and a few DDL details differ per
+//! dialect ([`dialect`]).
+
+pub mod arg;
+pub mod codec;
+pub mod context;
+mod context_write;
+pub mod dialect;
+pub mod error;
+pub mod evidence;
+mod export;
+mod inspector;
+mod insert;
+pub mod models;
+mod rollup;
+pub mod tag_id;
+pub mod validate;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::sqlite::{
+    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, FromRow};
+
+pub use arg::Arg;
+pub use codec::{Confidence, JsonText, Timestamp};
+pub use dialect::Dialect;
+pub use error::{Result, StoreError};
+pub use inspector::{DEFAULT_INSPECTOR_LIMIT, DEFAULT_RAW_TAG_LIMIT, InspectorScope, MAX_INSPECTOR_LIMIT};
+pub use models::*;
+pub use rollup::TechniqueFilter;
+pub use tag_id::compute_tag_uuid;
+
+/// Tags below this confidence are dropped at insert time; 0.3 itself is kept (SPEC §2).
+pub const CONFIDENCE_FLOOR: f64 = 0.3;
+
+/// Connection settings; the defaults suit a 2-core server.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Pool size (an in-memory SQLite database always uses one connection).
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection before failing.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { max_connections: 16, acquire_timeout: Duration::from_secs(10) }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    MySql(MySqlPool),
+}
+
+/// The repository handle: cheap to clone, shared by every request.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: Pool,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    statements: AtomicU64,
+    /// SQLite allows one writer per file: our own writers queue here instead of racing
+    /// for the file lock (other processes are handled by `busy_timeout`).
+    sqlite_writer: tokio::sync::Mutex<()>,
+}
+
+/// Rows decodable from both dialects.
+pub trait AnyRow: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, MySqlRow> + Send + Unpin {}
+impl<T> AnyRow for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, MySqlRow> + Send + Unpin {}
+
+impl Store {
+    /// Opens a pool for `url`: `sqlite:path`, `sqlite::memory:`, a bare file path, or
+    /// `mysql://…` / `mariadb://…`. SQLite files are created on demand and opened the way
+    /// DECNET opens them (WAL, `synchronous=NORMAL`, 30 s busy timeout, no foreign keys).
+    /// MySQL pools connect lazily so a database that is still starting is retried by
+    /// [`Store::wait_ready`] rather than failing here.
+    pub async fn connect(url: &str, opts: &StoreOptions) -> Result<Self> {
+        let pool = match Dialect::of_url(url) {
+            Dialect::Sqlite => {
+                let url = normalise_sqlite_url(url);
+                let memory = url.contains(":memory:") || url.contains("mode=memory");
+                let co = SqliteConnectOptions::from_str(&url)
+                    .map_err(|e| StoreError::Config(format!("bad SQLite URL: {e}")))?
+                    .create_if_missing(true)
+                    .journal_mode(if memory { SqliteJournalMode::Memory } else { SqliteJournalMode::Wal })
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(30))
+                    .foreign_keys(false)
+                    .pragma("cache_size", "-65536")
+                    .pragma("temp_store", "memory")
+                    .pragma("mmap_size", "268435456");
+                let po = SqlitePoolOptions::new()
+                    .acquire_timeout(opts.acquire_timeout)
+                    .max_connections(if memory { 1 } else { opts.max_connections.max(1) });
+                let po = if memory { po.min_connections(1).idle_timeout(None).max_lifetime(None) } else { po };
+                Pool::Sqlite(po.connect_with(co).await?)
+            }
+            Dialect::MySql => {
+                let url = url.replacen("mariadb://", "mysql://", 1);
+                let co = MySqlConnectOptions::from_str(&url)
+                    .map_err(|e| StoreError::Config(format!("bad MySQL URL: {e}")))?
+                    .timezone(Some(String::from("+00:00")));
+                Pool::MySql(
+                    MySqlPoolOptions::new()
+                        .acquire_timeout(opts.acquire_timeout)
+                        .max_connections(opts.max_connections.max(1))
+                        .test_before_acquire(true)
+                        .connect_lazy_with(co),
+                )
+            }
+        };
+        Ok(Self { pool, inner: Arc::default() })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.pool {
+            Pool::Sqlite(_) => Dialect::Sqlite,
+            Pool::MySql(_) => Dialect::MySql,
+        }
+    }
+
+    /// SQL statements this store has sent so far (reads and writes, not BEGIN/COMMIT):
+    /// the batching tests and `/metrics` read it.
+    pub fn statements_executed(&self) -> u64 {
+        self.inner.statements.load(Ordering::Relaxed)
+    }
+
+    fn count_statement(&self) {
+        self.inner.statements.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Runs the migrations of this dialect (idempotent; safe on a database DECNET created).
+    pub async fn migrate(&self) -> Result<()> {
+        match &self.pool {
+            Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
+            Pool::MySql(p) => sqlx::migrate!("./migrations/mysql").run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Retries `migrate` with exponential backoff (0.25 s doubling to 5 s) until it
+    /// succeeds or `deadline` passes, logging each failure: a database that is still
+    /// starting delays ttpgraph instead of crashing it.
+    pub async fn wait_ready(&self, deadline: Duration) -> Result<()> {
+        let start = std::time::Instant::now();
+        let mut delay = Duration::from_millis(250);
+        loop {
+            match self.migrate().await {
+                Ok(()) => return Ok(()),
+                Err(e) if start.elapsed() + delay < deadline && is_connection_error(&e) => {
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database not reachable yet");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// A trivial round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<()> {
+        let _: Vec<(i64,)> = self.fetch_all("SELECT 1", vec![]).await?;
+        Ok(())
+    }
+
+    /// True when `ttp_tag` holds no row (used by `serve --demo`).
+    pub async fn is_empty(&self) -> Result<bool> {
+        let rows: Vec<(i64,)> = self.fetch_all("SELECT 1 FROM ttp_tag LIMIT 1", vec![]).await?;
+        Ok(rows.is_empty())
+    }
+
+    /// Closes the pool (lets an SQLite file checkpoint its WAL).
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::MySql(p) => p.close().await,
+        }
+    }
+
+    /// Runs one portable query and decodes every row.
+    pub(crate) async fn fetch_all<T: AnyRow>(&self, sql: impl Into<String>, args: Vec<Arg>) -> Result<Vec<T>> {
+        self.count_statement();
+        let sql = AssertSqlSafe(sql.into());
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => bind_as::<Sqlite, T>(sqlx::query_as(sql), args).fetch_all(p).await?,
+            Pool::MySql(p) => bind_as::<MySql, T>(sqlx::query_as(sql), args).fetch_all(p).await?,
+        })
+    }
+
+    /// Runs one portable statement; returns the rows affected.
+    pub(crate) async fn execute(&self, sql: impl Into<String>, args: Vec<Arg>) -> Result<u64> {
+        self.count_statement();
+        let sql = AssertSqlSafe(sql.into());
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => bind::<Sqlite>(sqlx::query(sql), args).execute(p).await?.rows_affected(),
+            Pool::MySql(p) => bind::<MySql>(sqlx::query(sql), args).execute(p).await?.rows_affected(),
+        })
+    }
+}
+
+fn bind_as<'q, DB, T>(
+    mut q: sqlx::query::QueryAs<'q, DB, T, <DB as sqlx::Database>::Arguments>,
+    args: Vec<Arg>,
+) -> sqlx::query::QueryAs<'q, DB, T, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    Arg: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+{
+    for a in args {
+        q = q.bind(a);
+    }
+    q
+}
+
+fn bind<'q, DB>(
+    mut q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+    args: Vec<Arg>,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    Arg: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+{
+    for a in args {
+        q = q.bind(a);
+    }
+    q
+}
+
+/// Accepts `sqlite:…`, `sqlite://…` and a bare path such as `./ttpgraph.db`.
+fn normalise_sqlite_url(url: &str) -> String {
+    if url.starts_with("sqlite:") { url.to_owned() } else { format!("sqlite://{url}") }
+}
+
+/// Errors that mean "the server is not there (yet)", worth retrying.
+pub fn is_connection_error(e: &StoreError) -> bool {
+    match e {
+        StoreError::Database(e) => is_transient_sqlx(e),
+        StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e)) => is_transient_sqlx(e),
+        _ => false,
+    }
+}
+
+fn is_transient_sqlx(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_))
+        || matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("HY000") && d.message().contains("starting"))
+}

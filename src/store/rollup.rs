@@ -1,0 +1,241 @@
+//! The technique rollups of SPEC §3, each as a batch query: many scope ids in, per-id
+//! rollups out, in one statement. The single-id methods are the batch of one, so the
+//! DataLoaders and direct callers share exactly the same SQL.
+//!
+//! The identity scope is "tags on the identity, or on its attackers, counted once". The
+//! seed's `OR attacker_uuid IN (subquery)` defeats indexes on MySQL; here it is a
+//! `UNION ALL` of two indexed branches where the second skips tags the first already has.
+
+use std::collections::HashMap;
+
+use sqlx::FromRow;
+
+use super::arg::{Arg, placeholders};
+use super::codec::Confidence;
+use super::error::Result;
+use super::models::{CampaignTechniqueRollup, FleetTechniqueRollup, TechniqueRollup};
+use super::{AnyRow, Store};
+
+/// Statement size cap for `IN (...)` lists; bigger batches are split.
+const MAX_IDS_PER_STATEMENT: usize = 500;
+
+/// Optional narrowing of a rollup, applied to tags before grouping.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TechniqueFilter {
+    /// Only tags at least this confident (the dashboard's confidence knob).
+    pub min_confidence: Option<f64>,
+    /// Only tags of these tactic ids (`TA0006`, …); empty means all.
+    pub tactics: Vec<String>,
+}
+
+impl TechniqueFilter {
+    /// `AND …` conditions on table alias `t`, with their arguments appended to `args`.
+    fn sql(&self, args: &mut Vec<Arg>) -> String {
+        let mut s = String::new();
+        if let Some(c) = self.min_confidence {
+            s.push_str(" AND t.confidence >= ?");
+            args.push(Arg::Conf(Confidence(c)));
+        }
+        if !self.tactics.is_empty() {
+            s.push_str(&format!(" AND t.tactic IN ({})", placeholders(self.tactics.len())));
+            args.extend(self.tactics.iter().map(|x| Arg::Str(x.clone())));
+        }
+        s
+    }
+}
+
+#[derive(FromRow)]
+struct Keyed<T> {
+    k: String,
+    #[sqlx(flatten)]
+    row: T,
+}
+
+const ROLLUP_AGGREGATES: &str = "technique_id, sub_technique_id, MAX(tactic) AS tactic, COUNT(*) AS count, \
+     MIN(created_at) AS first_seen, MAX(created_at) AS last_seen, MAX(confidence) AS confidence_max";
+const TAG_FIELDS: &str = "t.technique_id, t.sub_technique_id, t.tactic, t.created_at, t.confidence";
+
+/// Rollup order: technique id, then the parent-only group before its sub-techniques.
+fn technique_order(a: (&str, Option<&str>), b: (&str, Option<&str>)) -> std::cmp::Ordering {
+    a.0.cmp(b.0).then_with(|| a.1.cmp(&b.1))
+}
+
+impl Store {
+    /// Runs `build(ids, args)` per chunk of ids and groups the keyed rows by id; every
+    /// requested id gets an entry (empty for unknown ids).
+    async fn keyed_batch<T>(
+        &self,
+        ids: &[String],
+        build: impl Fn(&[String], &mut Vec<Arg>) -> String,
+    ) -> Result<HashMap<String, Vec<T>>>
+    where
+        Keyed<T>: AnyRow,
+    {
+        let mut out: HashMap<String, Vec<T>> = ids.iter().map(|id| (id.clone(), Vec::new())).collect();
+        let mut unique: Vec<String> = out.keys().cloned().collect();
+        unique.sort();
+        for chunk in unique.chunks(MAX_IDS_PER_STATEMENT) {
+            let mut args = Vec::new();
+            let sql = build(chunk, &mut args);
+            for r in self.fetch_all::<Keyed<T>>(sql, args).await? {
+                if let Some(v) = out.get_mut(&r.k) {
+                    v.push(r.row);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Identity rollups for many identities in one statement.
+    pub async fn techniques_by_identities(
+        &self,
+        ids: &[String],
+        filter: &TechniqueFilter,
+    ) -> Result<HashMap<String, Vec<TechniqueRollup>>> {
+        let mut out = self
+            .keyed_batch(ids, |chunk, args| {
+                let list = placeholders(chunk.len());
+                args.extend(chunk.iter().cloned().map(Arg::Str));
+                let f1 = filter.sql(args);
+                args.extend(chunk.iter().cloned().map(Arg::Str));
+                let f2 = filter.sql(args);
+                format!(
+                    "SELECT k, {ROLLUP_AGGREGATES} FROM (\
+                       SELECT t.identity_uuid AS k, {TAG_FIELDS} FROM ttp_tag t \
+                       WHERE t.identity_uuid IN ({list}){f1} \
+                       UNION ALL \
+                       SELECT a.identity_id AS k, {TAG_FIELDS} FROM attackers a \
+                       JOIN ttp_tag t ON t.attacker_uuid = a.uuid \
+                       WHERE a.identity_id IN ({list}) \
+                       AND (t.identity_uuid IS NULL OR t.identity_uuid <> a.identity_id){f2}\
+                     ) s GROUP BY k, technique_id, sub_technique_id"
+                )
+            })
+            .await?;
+        out.values_mut().for_each(sort_rollups);
+        Ok(out)
+    }
+
+    /// Attacker rollups (tags with this `attacker_uuid`; identity-rollup tags excluded).
+    pub async fn techniques_by_attackers(
+        &self,
+        ids: &[String],
+        filter: &TechniqueFilter,
+    ) -> Result<HashMap<String, Vec<TechniqueRollup>>> {
+        self.column_rollups("attacker_uuid", ids, filter).await
+    }
+
+    /// Session rollups (tags with this `session_id`).
+    pub async fn techniques_by_sessions(
+        &self,
+        ids: &[String],
+        filter: &TechniqueFilter,
+    ) -> Result<HashMap<String, Vec<TechniqueRollup>>> {
+        self.column_rollups("session_id", ids, filter).await
+    }
+
+    /// Shared body of the attacker and session scopes: one indexed column equals the id.
+    async fn column_rollups(
+        &self,
+        column: &'static str,
+        ids: &[String],
+        filter: &TechniqueFilter,
+    ) -> Result<HashMap<String, Vec<TechniqueRollup>>> {
+        let mut out = self
+            .keyed_batch(ids, |chunk, args| {
+                args.extend(chunk.iter().cloned().map(Arg::Str));
+                let f = filter.sql(args);
+                format!(
+                    "SELECT t.{column} AS k, {ROLLUP_AGGREGATES} FROM ttp_tag t \
+                     WHERE t.{column} IN ({}){f} GROUP BY t.{column}, technique_id, sub_technique_id",
+                    placeholders(chunk.len())
+                )
+            })
+            .await?;
+        out.values_mut().for_each(sort_rollups);
+        Ok(out)
+    }
+
+    /// Campaign rollups: tags whose own `identity_uuid` belongs to an identity of the
+    /// campaign (attacker-only tags are not followed, as in DECNET).
+    pub async fn techniques_by_campaigns(
+        &self,
+        ids: &[String],
+        filter: &TechniqueFilter,
+    ) -> Result<HashMap<String, Vec<CampaignTechniqueRollup>>> {
+        let mut out = self
+            .keyed_batch(ids, |chunk, args| {
+                args.extend(chunk.iter().cloned().map(Arg::Str));
+                let f = filter.sql(args);
+                format!(
+                    "SELECT i.campaign_id AS k, t.technique_id, t.sub_technique_id, MAX(t.tactic) AS tactic, \
+                     COUNT(*) AS count, COUNT(DISTINCT t.identity_uuid) AS identity_count, \
+                     MAX(t.created_at) AS last_seen \
+                     FROM attacker_identities i JOIN ttp_tag t ON t.identity_uuid = i.uuid \
+                     WHERE i.campaign_id IN ({}){f} \
+                     GROUP BY i.campaign_id, t.technique_id, t.sub_technique_id",
+                    placeholders(chunk.len())
+                )
+            })
+            .await?;
+        for v in out.values_mut() {
+            v.sort_by(|a: &CampaignTechniqueRollup, b: &CampaignTechniqueRollup| {
+                technique_order(
+                    (&a.technique_id, a.sub_technique_id.as_deref()),
+                    (&b.technique_id, b.sub_technique_id.as_deref()),
+                )
+            });
+        }
+        Ok(out)
+    }
+
+    /// Single-identity rollup (the batch query with one id).
+    pub async fn techniques_by_identity(&self, id: &str, filter: &TechniqueFilter) -> Result<Vec<TechniqueRollup>> {
+        Ok(take(self.techniques_by_identities(&[id.to_owned()], filter).await?, id))
+    }
+
+    /// Single-attacker rollup.
+    pub async fn techniques_by_attacker(&self, id: &str, filter: &TechniqueFilter) -> Result<Vec<TechniqueRollup>> {
+        Ok(take(self.techniques_by_attackers(&[id.to_owned()], filter).await?, id))
+    }
+
+    /// Single-session rollup.
+    pub async fn techniques_by_session(&self, id: &str, filter: &TechniqueFilter) -> Result<Vec<TechniqueRollup>> {
+        Ok(take(self.techniques_by_sessions(&[id.to_owned()], filter).await?, id))
+    }
+
+    /// Single-campaign rollup.
+    pub async fn techniques_by_campaign(
+        &self,
+        id: &str,
+        filter: &TechniqueFilter,
+    ) -> Result<Vec<CampaignTechniqueRollup>> {
+        Ok(take(self.techniques_by_campaigns(&[id.to_owned()], filter).await?, id))
+    }
+
+    /// Fleet-wide rollup over every tag.
+    pub async fn fleet_techniques(&self, filter: &TechniqueFilter) -> Result<Vec<FleetTechniqueRollup>> {
+        let mut args = Vec::new();
+        let f = filter.sql(&mut args);
+        let sql = format!(
+            "SELECT t.technique_id, t.sub_technique_id, MAX(t.tactic) AS tactic, COUNT(*) AS count, \
+             MAX(t.created_at) AS last_seen FROM ttp_tag t WHERE 1 = 1{f} \
+             GROUP BY t.technique_id, t.sub_technique_id"
+        );
+        let mut rows: Vec<FleetTechniqueRollup> = self.fetch_all(sql, args).await?;
+        rows.sort_by(|a, b| {
+            technique_order((&a.technique_id, a.sub_technique_id.as_deref()), (&b.technique_id, b.sub_technique_id.as_deref()))
+        });
+        Ok(rows)
+    }
+}
+
+fn sort_rollups(v: &mut Vec<TechniqueRollup>) {
+    v.sort_by(|a, b| {
+        technique_order((&a.technique_id, a.sub_technique_id.as_deref()), (&b.technique_id, b.sub_technique_id.as_deref()))
+    });
+}
+
+fn take<T>(mut m: HashMap<String, Vec<T>>, id: &str) -> Vec<T> {
+    m.remove(id).unwrap_or_default()
+}
