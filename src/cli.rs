@@ -10,7 +10,11 @@ use crate::demo::{DemoConfig, fill};
 use crate::store::{Store, StoreOptions};
 
 #[derive(Debug, Parser)]
-#[command(name = "ttpgraph", version, about = "GraphQL API for DECNET's MITRE ATT&CK technique tags")]
+#[command(
+    name = "ttpgraph",
+    version,
+    about = "GraphQL API for DECNET's MITRE ATT&CK technique tags"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -74,7 +78,10 @@ pub struct DemoArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ttpgraph: cannot start the async runtime: {e}");
@@ -92,8 +99,12 @@ pub fn main() -> ExitCode {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("TTPGRAPH_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = EnvFilter::try_from_env("TTPGRAPH_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
@@ -101,7 +112,14 @@ type AnyError = Box<dyn std::error::Error + Send + Sync>;
 async fn open(db: &DbArgs) -> Result<Store, AnyError> {
     let url = database_url(db.database_url.as_deref());
     tracing::info!(database = %redact_url(&url), "opening database");
-    let store = Store::connect(&url, &StoreOptions { max_connections: db.db_pool, ..StoreOptions::default() }).await?;
+    let store = Store::connect(
+        &url,
+        &StoreOptions {
+            max_connections: db.db_pool,
+            ..StoreOptions::default()
+        },
+    )
+    .await?;
     store.wait_ready(Duration::from_secs(60)).await?;
     Ok(store)
 }
@@ -116,7 +134,12 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
         }
         Command::Demo(args) => {
             let store = open(&args.db).await?;
-            let cfg = DemoConfig { seed: args.seed, attackers: args.attackers, tags: args.tags, batch: args.batch.max(1) };
+            let cfg = DemoConfig {
+                seed: args.seed,
+                attackers: args.attackers,
+                tags: args.tags,
+                batch: args.batch.max(1),
+            };
             run_demo(&store, &cfg, args.quiet).await?;
             store.close().await;
             Ok(())
@@ -132,18 +155,30 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
 }
 
 async fn run_demo(store: &Store, cfg: &DemoConfig, quiet: bool) -> Result<(), AnyError> {
-    let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(cfg.tags as u64) };
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(cfg.tags as u64)
+    };
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} demo fleet [{bar:40}] {pos}/{len} tags ({per_sec}, {eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} demo fleet [{bar:40}] {pos}/{len} tags ({per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     let started = Instant::now();
     let s = fill(store, cfg, |n| bar.set_position(n)).await?;
     bar.finish_and_clear();
     println!(
         "demo fleet: {} attackers, {} identities, {} campaigns, {} sessions; {} tags generated, {} inserted, {} under the confidence floor ({:.1?})",
-        s.attackers, s.identities, s.campaigns, s.sessions, s.tags_generated, s.tags_inserted, s.tags_below_floor,
+        s.attackers,
+        s.identities,
+        s.campaigns,
+        s.sessions,
+        s.tags_generated,
+        s.tags_inserted,
+        s.tags_below_floor,
         started.elapsed()
     );
     Ok(())

@@ -33,7 +33,12 @@ pub struct DemoConfig {
 
 impl Default for DemoConfig {
     fn default() -> Self {
-        Self { seed: 42, attackers: 300, tags: 20_000, batch: 5_000 }
+        Self {
+            seed: 42,
+            attackers: 300,
+            tags: 20_000,
+            batch: 5_000,
+        }
     }
 }
 
@@ -50,21 +55,41 @@ pub struct DemoSummary {
 }
 
 const DECKIES: &[&str] = &[
-    "omega-decky", "alpha-decky", "bravo-ssh", "charlie-web", "delta-db", "echo-iot", "foxtrot-mail",
-    "golf-vpn", "hotel-ftp", "india-smb", "juliet-redis", "kilo-rdp",
+    "omega-decky",
+    "alpha-decky",
+    "bravo-ssh",
+    "charlie-web",
+    "delta-db",
+    "echo-iot",
+    "foxtrot-mail",
+    "golf-vpn",
+    "hotel-ftp",
+    "india-smb",
+    "juliet-redis",
+    "kilo-rdp",
 ];
 const USERS: &[&str] = &["root", "admin", "ubuntu", "pi", "oracle", "test", "user"];
-const HOSTS: &[&str] = &["x.example", "dl.badcdn.example", "203.0.113.7", "update-srv.example", "185.220.101.3"];
+const HOSTS: &[&str] = &[
+    "x.example",
+    "dl.badcdn.example",
+    "203.0.113.7",
+    "update-srv.example",
+    "185.220.101.3",
+];
 const ATTACK_RELEASES: &[&str] = &["v15.1", "v19.2"];
 
 /// End of the demo's six-week window: fixed, so the data does not depend on the clock.
 fn window_end() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
 }
 const WINDOW_SECS: i64 = 42 * 24 * 3600;
 
 fn rng_uuid(rng: &mut ChaCha8Rng) -> String {
-    uuid::Builder::from_random_bytes(rng.random()).into_uuid().to_string()
+    uuid::Builder::from_random_bytes(rng.random())
+        .into_uuid()
+        .to_string()
 }
 
 fn public_ip(rng: &mut ChaCha8Rng) -> String {
@@ -73,7 +98,12 @@ fn public_ip(rng: &mut ChaCha8Rng) -> String {
         if matches!(a, 10 | 127 | 169 | 172 | 192 | 100) {
             continue;
         }
-        return format!("{a}.{}.{}.{}", rng.random::<u8>(), rng.random::<u8>(), rng.random_range(1..=254u8));
+        return format!(
+            "{a}.{}.{}.{}",
+            rng.random::<u8>(),
+            rng.random::<u8>(),
+            rng.random_range(1..=254u8)
+        );
     }
 }
 
@@ -84,7 +114,11 @@ struct AttackerState {
 }
 
 /// Fills `store` with a demo fleet, calling `progress(tags_generated)` after each batch.
-pub async fn fill(store: &Store, cfg: &DemoConfig, progress: impl Fn(u64)) -> crate::store::Result<DemoSummary> {
+pub async fn fill(
+    store: &Store,
+    cfg: &DemoConfig,
+    progress: impl Fn(u64),
+) -> crate::store::Result<DemoSummary> {
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let end = window_end();
     let start = end - Duration::seconds(WINDOW_SECS);
@@ -106,7 +140,9 @@ pub async fn fill(store: &Store, cfg: &DemoConfig, progress: impl Fn(u64)) -> cr
         .map(|_| Identity {
             uuid: rng_uuid(&mut rng),
             // One identity in five is not (yet) part of a campaign.
-            campaign_id: rng.random_bool(0.8).then(|| campaigns[rng.random_range(0..n_camp)].uuid.clone()),
+            campaign_id: rng
+                .random_bool(0.8)
+                .then(|| campaigns[rng.random_range(0..n_camp)].uuid.clone()),
             first_seen_at: None,
             last_seen_at: None,
             confidence: Some(Confidence(rng.random_range(40..=99) as f64 / 100.0)),
@@ -124,9 +160,13 @@ pub async fn fill(store: &Store, cfg: &DemoConfig, progress: impl Fn(u64)) -> cr
     let mut attackers: Vec<AttackerState> = (0..n_att)
         .map(|_| {
             // About one attacker in ten is not clustered into an identity yet.
-            let identity_id = rng.random_bool(0.9).then(|| identities[rng.random_range(0..n_id)].uuid.clone());
+            let identity_id = rng
+                .random_bool(0.9)
+                .then(|| identities[rng.random_range(0..n_id)].uuid.clone());
             let k = rng.random_range(1..=3);
-            let deckies = (0..k).map(|_| DECKIES[rng.random_range(0..DECKIES.len())]).collect();
+            let deckies = (0..k)
+                .map(|_| DECKIES[rng.random_range(0..DECKIES.len())])
+                .collect();
             AttackerState {
                 row: Attacker {
                     uuid: rng_uuid(&mut rng),
@@ -165,11 +205,23 @@ pub async fn fill(store: &Store, cfg: &DemoConfig, progress: impl Fn(u64)) -> cr
         let session_id = rng_uuid(&mut rng);
         summary.sessions += 1;
         let st = &mut attackers[ai];
-        let attacker_uuid = if ghost { ghost_attacker.clone() } else { st.row.uuid.clone() };
-        let identity = if ghost { Some(ghost_identity.clone()) } else { st.row.identity_id.clone() };
+        let attacker_uuid = if ghost {
+            ghost_attacker.clone()
+        } else {
+            st.row.uuid.clone()
+        };
+        let identity = if ghost {
+            Some(ghost_identity.clone())
+        } else {
+            st.row.identity_id.clone()
+        };
         let decky = st.deckies[rng.random_range(0..st.deckies.len())];
         let user = USERS[rng.random_range(0..USERS.len())];
-        let service = if rng.random_bool(0.85) { "ssh" } else { "telnet" };
+        let service = if rng.random_bool(0.85) {
+            "ssh"
+        } else {
+            "telnet"
+        };
         let release = ATTACK_RELEASES[usize::from(rng.random_bool(0.7))];
         let len = match rng.random_range(0..100) {
             0..70 => rng.random_range(2..=10),
@@ -201,7 +253,10 @@ pub async fn fill(store: &Store, cfg: &DemoConfig, progress: impl Fn(u64)) -> cr
                     None => (BENIGN[0].to_string(), &[][..]),
                 }
             } else {
-                (BENIGN[rng.random_range(0..BENIGN.len())].to_string(), &[][..])
+                (
+                    BENIGN[rng.random_range(0..BENIGN.len())].to_string(),
+                    &[][..],
+                )
             };
             if !ghost && st.commands.len() < 40 {
                 st.commands.push(json!({
@@ -215,7 +270,11 @@ pub async fn fill(store: &Store, cfg: &DemoConfig, progress: impl Fn(u64)) -> cr
                     source_kind: "command".into(),
                     source_id: format!("{session_id}#{idx}"),
                     attacker_uuid: Some(attacker_uuid.clone()),
-                    identity_uuid: if with_identity { identity.clone() } else { None },
+                    identity_uuid: if with_identity {
+                        identity.clone()
+                    } else {
+                        None
+                    },
                     session_id: Some(session_id.clone()),
                     decky_id: Some(decky.into()),
                     tactic: tactic.into(),
@@ -233,20 +292,53 @@ pub async fn fill(store: &Store, cfg: &DemoConfig, progress: impl Fn(u64)) -> cr
         }
         // Login bursts before the shell, and threat-intel scores on the source IP.
         if rng.random_bool(0.3) {
-            buf.push(side_tag(&attacker_uuid, None, "credential", format!("{session_id}#auth"), "R0004", "TA0006",
-                "T1110", Some("T1110.001"), 0.8, json!({"attempts": rng.random_range(5..400), "user": user}), first));
+            buf.push(side_tag(
+                &attacker_uuid,
+                None,
+                "credential",
+                format!("{session_id}#auth"),
+                "R0004",
+                "TA0006",
+                "T1110",
+                Some("T1110.001"),
+                0.8,
+                json!({"attempts": rng.random_range(5..400), "user": user}),
+                first,
+            ));
         }
         if rng.random_bool(0.15) {
             let score: u32 = rng.random_range(10..=100);
             // R0054: 0.7 × score/100; a score of 30 gives 0.21, which the floor drops.
             let conf = (0.7 * f64::from(score) / 100.0 * 100.0).round() / 100.0;
-            buf.push(side_tag(&attacker_uuid, None, "intel", format!("{attacker_uuid}#abuseipdb#{}", first.timestamp() / 86400),
-                "R0054", "TA0043", "T1595", None, conf, json!({"provider": "abuseipdb", "score": score}), first));
+            buf.push(side_tag(
+                &attacker_uuid,
+                None,
+                "intel",
+                format!("{attacker_uuid}#abuseipdb#{}", first.timestamp() / 86400),
+                "R0054",
+                "TA0043",
+                "T1595",
+                None,
+                conf,
+                json!({"provider": "abuseipdb", "score": score}),
+                first,
+            ));
         }
         if rng.random_bool(0.03) {
             let trig = rng_uuid(&mut rng);
-            buf.push(side_tag(&attacker_uuid, None, "canary_fingerprint", trig.clone(), "R0060", "TA0009", "T1005",
-                None, 0.8, json!({"token": "aws-keys.txt", "path": "/root/.aws/credentials"}), t));
+            buf.push(side_tag(
+                &attacker_uuid,
+                None,
+                "canary_fingerprint",
+                trig.clone(),
+                "R0060",
+                "TA0009",
+                "T1005",
+                None,
+                0.8,
+                json!({"token": "aws-keys.txt", "path": "/root/.aws/credentials"}),
+                t,
+            ));
             canaries.push(CanaryTrigger {
                 uuid: trig,
                 token_uuid: Some(format!("{:08x}-0000-4000-8000-000000000000", ai)),
@@ -259,7 +351,10 @@ pub async fn fill(store: &Store, cfg: &DemoConfig, progress: impl Fn(u64)) -> cr
         }
         if !ghost {
             let r = &mut st.row;
-            r.first_seen = Some(r.first_seen.map_or(Timestamp(first), |f| f.min(Timestamp(first))));
+            r.first_seen = Some(
+                r.first_seen
+                    .map_or(Timestamp(first), |f| f.min(Timestamp(first))),
+            );
             r.last_seen = Some(r.last_seen.map_or(Timestamp(t), |l| l.max(Timestamp(t))));
             r.event_count = Some(r.event_count.unwrap_or(0) + len as i64);
         }
@@ -279,20 +374,26 @@ pub async fn fill(store: &Store, cfg: &DemoConfig, progress: impl Fn(u64)) -> cr
 
     // Context rows last, with first/last seen and counts derived from the generated activity.
     for st in &mut attackers {
-        st.row.commands = Some(JsonText(crate::store::evidence::to_python_json(&serde_json::Value::Array(
-            std::mem::take(&mut st.commands),
-        ))));
+        st.row.commands = Some(JsonText(crate::store::evidence::to_python_json(
+            &serde_json::Value::Array(std::mem::take(&mut st.commands)),
+        )));
     }
     for id in &mut identities {
-        let mine: Vec<&Attacker> =
-            attackers.iter().map(|s| &s.row).filter(|a| a.identity_id.as_deref() == Some(&id.uuid)).collect();
+        let mine: Vec<&Attacker> = attackers
+            .iter()
+            .map(|s| &s.row)
+            .filter(|a| a.identity_id.as_deref() == Some(&id.uuid))
+            .collect();
         id.first_seen_at = mine.iter().filter_map(|a| a.first_seen).min();
         id.last_seen_at = mine.iter().filter_map(|a| a.last_seen).max();
         id.observation_count = Some(mine.iter().filter_map(|a| a.event_count).sum());
     }
     let mut campaigns = campaigns;
     for c in &mut campaigns {
-        let mine: Vec<&Identity> = identities.iter().filter(|i| i.campaign_id.as_deref() == Some(&c.uuid)).collect();
+        let mine: Vec<&Identity> = identities
+            .iter()
+            .filter(|i| i.campaign_id.as_deref() == Some(&c.uuid))
+            .collect();
         c.identity_count = Some(mine.len() as i64);
         c.first_seen_at = mine.iter().filter_map(|i| i.first_seen_at).min();
         c.last_seen_at = mine.iter().filter_map(|i| i.last_seen_at).max();
@@ -305,7 +406,11 @@ pub async fn fill(store: &Store, cfg: &DemoConfig, progress: impl Fn(u64)) -> cr
     Ok(summary)
 }
 
-async fn flush(store: &Store, buf: &mut Vec<NewTag>, summary: &mut DemoSummary) -> crate::store::Result<()> {
+async fn flush(
+    store: &Store,
+    buf: &mut Vec<NewTag>,
+    summary: &mut DemoSummary,
+) -> crate::store::Result<()> {
     let out = store.insert_tags(buf).await?;
     summary.tags_generated += buf.len() as u64;
     summary.tags_inserted += out.inserted;
@@ -315,7 +420,9 @@ async fn flush(store: &Store, buf: &mut Vec<NewTag>, summary: &mut DemoSummary) 
 }
 
 fn mitre_url(technique: &str, sub: Option<&str>) -> Option<String> {
-    crate::attack::catalog().url(sub.unwrap_or(technique)).map(str::to_owned)
+    crate::attack::catalog()
+        .url(sub.unwrap_or(technique))
+        .map(str::to_owned)
 }
 
 #[allow(clippy::too_many_arguments)]

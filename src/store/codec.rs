@@ -20,14 +20,21 @@ pub struct Timestamp(pub DateTime<Utc>);
 impl Timestamp {
     /// The text DECNET writes on SQLite, e.g. `2026-05-16 17:45:00.598271`.
     pub fn to_sqlite_text(self) -> String {
-        self.0.naive_utc().format(SQLITE_DATETIME_FORMAT).to_string()
+        self.0
+            .naive_utc()
+            .format(SQLITE_DATETIME_FORMAT)
+            .to_string()
     }
 
     /// Parses every text form a DECNET SQLite file may hold: with or without fraction
     /// digits, space or `T` separator, and an optional `Z`/offset suffix.
     pub fn parse_text(s: &str) -> Option<Self> {
         let s = s.trim();
-        for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+        for fmt in [
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M",
+        ] {
             if let Ok(n) = NaiveDateTime::parse_from_str(s, fmt) {
                 return Some(Self(n.and_utc()));
             }
@@ -95,7 +102,9 @@ impl Type<MySql> for Timestamp {
 
 impl<'r> Decode<'r, MySql> for Timestamp {
     fn decode(value: MySqlValueRef<'r>) -> Result<Self, BoxDynError> {
-        Ok(Self(<NaiveDateTime as Decode<MySql>>::decode(value)?.and_utc()))
+        Ok(Self(
+            <NaiveDateTime as Decode<MySql>>::decode(value)?.and_utc(),
+        ))
     }
 }
 
@@ -224,7 +233,11 @@ mod tests {
             "2026-05-16 17:45:00.598271+00:00",
         ] {
             let t = Timestamp::parse_text(s).expect(s);
-            assert_eq!(t.0.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), want, "{s}");
+            assert_eq!(
+                t.0.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                want,
+                "{s}"
+            );
         }
         let whole = Timestamp::parse_text("2026-05-16 17:45:00").expect("no fraction");
         assert_eq!(whole.to_sqlite_text(), "2026-05-16 17:45:00.000000");
@@ -240,6 +253,9 @@ mod tests {
     #[test]
     fn malformed_json_is_kept_as_string() {
         assert_eq!(JsonText("{\"a\": 1}".into()).to_value()["a"], 1);
-        assert_eq!(JsonText("{oops".into()).to_value(), serde_json::Value::String("{oops".into()));
+        assert_eq!(
+            JsonText("{oops".into()).to_value(),
+            serde_json::Value::String("{oops".into())
+        );
     }
 }

@@ -6,15 +6,15 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::FromRow;
 
+use super::Store;
 use super::arg::{Arg, placeholders};
 use super::error::Result;
 use super::models::{Attacker, Campaign, Identity};
-use super::Store;
 
 const ATTACKER_COLS: &str = "uuid, ip, identity_id, first_seen, last_seen, event_count, commands";
-const IDENTITY_COLS: &str =
-    "uuid, campaign_id, first_seen_at, last_seen_at, confidence, observation_count, merged_into_uuid";
-const CAMPAIGN_COLS: &str = "uuid, first_seen_at, last_seen_at, confidence, identity_count, merged_into_uuid";
+const IDENTITY_COLS: &str = "uuid, campaign_id, first_seen_at, last_seen_at, confidence, observation_count, merged_into_uuid";
+const CAMPAIGN_COLS: &str =
+    "uuid, first_seen_at, last_seen_at, confidence, identity_count, merged_into_uuid";
 
 /// Soft merges are followed at most this many hops, as in DECNET.
 pub const MAX_MERGE_HOPS: i64 = 8;
@@ -72,7 +72,10 @@ impl Store {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let sql = format!("SELECT {ATTACKER_COLS} FROM attackers WHERE uuid IN ({})", placeholders(ids.len()));
+        let sql = format!(
+            "SELECT {ATTACKER_COLS} FROM attackers WHERE uuid IN ({})",
+            placeholders(ids.len())
+        );
         let rows: Vec<Attacker> = self.fetch_all(sql, id_args(ids)).await?;
         Ok(rows.into_iter().map(|r| (r.uuid.clone(), r)).collect())
     }
@@ -81,8 +84,10 @@ impl Store {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let sql =
-            format!("SELECT {IDENTITY_COLS} FROM attacker_identities WHERE uuid IN ({})", placeholders(ids.len()));
+        let sql = format!(
+            "SELECT {IDENTITY_COLS} FROM attacker_identities WHERE uuid IN ({})",
+            placeholders(ids.len())
+        );
         let rows: Vec<Identity> = self.fetch_all(sql, id_args(ids)).await?;
         Ok(rows.into_iter().map(|r| (r.uuid.clone(), r)).collect())
     }
@@ -91,14 +96,21 @@ impl Store {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let sql = format!("SELECT {CAMPAIGN_COLS} FROM campaigns WHERE uuid IN ({})", placeholders(ids.len()));
+        let sql = format!(
+            "SELECT {CAMPAIGN_COLS} FROM campaigns WHERE uuid IN ({})",
+            placeholders(ids.len())
+        );
         let rows: Vec<Campaign> = self.fetch_all(sql, id_args(ids)).await?;
         Ok(rows.into_iter().map(|r| (r.uuid.clone(), r)).collect())
     }
 
     /// Attackers clustered into each identity, by uuid.
-    pub async fn attackers_of_identities(&self, ids: &[String]) -> Result<HashMap<String, Vec<Attacker>>> {
-        let mut out: HashMap<String, Vec<Attacker>> = ids.iter().map(|i| (i.clone(), vec![])).collect();
+    pub async fn attackers_of_identities(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, Vec<Attacker>>> {
+        let mut out: HashMap<String, Vec<Attacker>> =
+            ids.iter().map(|i| (i.clone(), vec![])).collect();
         if ids.is_empty() {
             return Ok(out);
         }
@@ -117,8 +129,12 @@ impl Store {
     }
 
     /// Identities of each campaign (merged ones included: they still carry tags).
-    pub async fn identities_of_campaigns(&self, ids: &[String]) -> Result<HashMap<String, Vec<Identity>>> {
-        let mut out: HashMap<String, Vec<Identity>> = ids.iter().map(|i| (i.clone(), vec![])).collect();
+    pub async fn identities_of_campaigns(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, Vec<Identity>>> {
+        let mut out: HashMap<String, Vec<Identity>> =
+            ids.iter().map(|i| (i.clone(), vec![])).collect();
         if ids.is_empty() {
             return Ok(out);
         }
@@ -142,13 +158,24 @@ impl Store {
             return Ok(HashSet::new());
         }
         let c = anchor.column();
-        let sql = format!("SELECT DISTINCT {c} AS k FROM ttp_tag WHERE {c} IN ({})", placeholders(ids.len()));
-        Ok(self.fetch_all::<One>(sql, id_args(ids)).await?.into_iter().map(|r| r.k).collect())
+        let sql = format!(
+            "SELECT DISTINCT {c} AS k FROM ttp_tag WHERE {c} IN ({})",
+            placeholders(ids.len())
+        );
+        Ok(self
+            .fetch_all::<One>(sql, id_args(ids))
+            .await?
+            .into_iter()
+            .map(|r| r.k)
+            .collect())
     }
 
     /// Attackers and deckies seen in each session's tags, sorted.
     pub async fn session_facts(&self, ids: &[String]) -> Result<HashMap<String, SessionFacts>> {
-        let mut out: HashMap<String, SessionFacts> = ids.iter().map(|i| (i.clone(), SessionFacts::default())).collect();
+        let mut out: HashMap<String, SessionFacts> = ids
+            .iter()
+            .map(|i| (i.clone(), SessionFacts::default()))
+            .collect();
         if ids.is_empty() {
             return Ok(out);
         }
@@ -181,7 +208,9 @@ impl Store {
     pub async fn list_attackers(&self, after: Option<&str>, limit: i64) -> Result<Vec<Attacker>> {
         let (cond, mut args) = after_cond(after);
         args.push(Arg::Int(limit));
-        let sql = format!("SELECT {ATTACKER_COLS} FROM attackers WHERE 1 = 1{cond} ORDER BY uuid LIMIT ?");
+        let sql = format!(
+            "SELECT {ATTACKER_COLS} FROM attackers WHERE 1 = 1{cond} ORDER BY uuid LIMIT ?"
+        );
         self.fetch_all(sql, args).await
     }
 
@@ -199,8 +228,9 @@ impl Store {
     pub async fn list_campaigns(&self, after: Option<&str>, limit: i64) -> Result<Vec<Campaign>> {
         let (cond, mut args) = after_cond(after);
         args.push(Arg::Int(limit));
-        let sql =
-            format!("SELECT {CAMPAIGN_COLS} FROM campaigns WHERE merged_into_uuid IS NULL{cond} ORDER BY uuid LIMIT ?");
+        let sql = format!(
+            "SELECT {CAMPAIGN_COLS} FROM campaigns WHERE merged_into_uuid IS NULL{cond} ORDER BY uuid LIMIT ?"
+        );
         self.fetch_all(sql, args).await
     }
 
@@ -219,7 +249,9 @@ impl Store {
                WHERE c.depth < ?\
              ) SELECT k FROM chain ORDER BY depth DESC LIMIT 1"
         );
-        let rows: Vec<One> = self.fetch_all(sql, vec![Arg::Str(id.to_owned()), Arg::Int(MAX_MERGE_HOPS)]).await?;
+        let rows: Vec<One> = self
+            .fetch_all(sql, vec![Arg::Str(id.to_owned()), Arg::Int(MAX_MERGE_HOPS)])
+            .await?;
         Ok(rows.into_iter().next().map(|r| r.k))
     }
 }

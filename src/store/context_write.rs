@@ -1,16 +1,21 @@
 //! Writes to the context tables. DECNET owns these in production; ttpgraph writes them
 //! for `ttpgraph demo` and tests, insert-or-ignore like the tags so a rerun is harmless.
 
+use super::Store;
 use super::arg::{Arg, placeholders};
 use super::error::Result;
 use super::models::{Attacker, Campaign, CanaryTrigger, Identity};
-use super::Store;
 
 /// Bind parameters per statement, well under both dialects' limits.
 const MAX_PARAMS: usize = 16_000;
 
 impl Store {
-    async fn insert_or_ignore_rows(&self, table: &str, columns: &[&str], rows: Vec<Vec<Arg>>) -> Result<u64> {
+    async fn insert_or_ignore_rows(
+        &self,
+        table: &str,
+        columns: &[&str],
+        rows: Vec<Vec<Arg>>,
+    ) -> Result<u64> {
         let (head, tail) = self.dialect().insert_or_ignore();
         let one = format!("({})", placeholders(columns.len()));
         let per = (MAX_PARAMS / columns.len()).max(1);
@@ -19,14 +24,27 @@ impl Store {
         while rows.peek().is_some() {
             let chunk: Vec<Vec<Arg>> = rows.by_ref().take(per).collect();
             let values = vec![one.as_str(); chunk.len()].join(", ");
-            let sql = format!("{head} {table} ({}) VALUES {values}{tail}", columns.join(", "));
-            n += self.execute(sql, chunk.into_iter().flatten().collect()).await?;
+            let sql = format!(
+                "{head} {table} ({}) VALUES {values}{tail}",
+                columns.join(", ")
+            );
+            n += self
+                .execute(sql, chunk.into_iter().flatten().collect())
+                .await?;
         }
         Ok(n)
     }
 
     pub async fn insert_attackers(&self, rows: &[Attacker]) -> Result<u64> {
-        let cols = ["uuid", "ip", "identity_id", "first_seen", "last_seen", "event_count", "commands"];
+        let cols = [
+            "uuid",
+            "ip",
+            "identity_id",
+            "first_seen",
+            "last_seen",
+            "event_count",
+            "commands",
+        ];
         let rows = rows
             .iter()
             .map(|a| {
@@ -37,7 +55,12 @@ impl Store {
                     opt_time(a.first_seen),
                     opt_time(a.last_seen),
                     Arg::Int(a.event_count.unwrap_or(0)),
-                    Arg::Str(a.commands.as_ref().map(|c| c.0.clone()).unwrap_or_else(|| "[]".into())),
+                    Arg::Str(
+                        a.commands
+                            .as_ref()
+                            .map(|c| c.0.clone())
+                            .unwrap_or_else(|| "[]".into()),
+                    ),
                 ]
             })
             .collect();
@@ -68,11 +91,19 @@ impl Store {
                 ]
             })
             .collect();
-        self.insert_or_ignore_rows("attacker_identities", &cols, rows).await
+        self.insert_or_ignore_rows("attacker_identities", &cols, rows)
+            .await
     }
 
     pub async fn insert_campaigns(&self, rows: &[Campaign]) -> Result<u64> {
-        let cols = ["uuid", "first_seen_at", "last_seen_at", "confidence", "identity_count", "merged_into_uuid"];
+        let cols = [
+            "uuid",
+            "first_seen_at",
+            "last_seen_at",
+            "confidence",
+            "identity_count",
+            "merged_into_uuid",
+        ];
         let rows = rows
             .iter()
             .map(|c| {
@@ -90,7 +121,15 @@ impl Store {
     }
 
     pub async fn insert_canary_triggers(&self, rows: &[CanaryTrigger]) -> Result<u64> {
-        let cols = ["uuid", "token_uuid", "occurred_at", "src_ip", "user_agent", "request_path", "attacker_id"];
+        let cols = [
+            "uuid",
+            "token_uuid",
+            "occurred_at",
+            "src_ip",
+            "user_agent",
+            "request_path",
+            "attacker_id",
+        ];
         let rows = rows
             .iter()
             .map(|c| {
@@ -105,7 +144,8 @@ impl Store {
                 ]
             })
             .collect();
-        self.insert_or_ignore_rows("canary_triggers", &cols, rows).await
+        self.insert_or_ignore_rows("canary_triggers", &cols, rows)
+            .await
     }
 }
 

@@ -12,7 +12,11 @@ impl Dialect {
     /// `mysql://` and `mariadb://` URLs are MySQL; anything else is an SQLite URL or path.
     pub fn of_url(url: &str) -> Self {
         let lower = url.trim_start().to_ascii_lowercase();
-        if lower.starts_with("mysql:") || lower.starts_with("mariadb:") { Dialect::MySql } else { Dialect::Sqlite }
+        if lower.starts_with("mysql:") || lower.starts_with("mariadb:") {
+            Dialect::MySql
+        } else {
+            Dialect::Sqlite
+        }
     }
 
     pub fn name(self) -> &'static str {
@@ -35,7 +39,9 @@ impl Dialect {
     /// Is this database error a lock conflict worth retrying the whole write
     /// transaction for (SQLite busy/locked, InnoDB deadlock or lock-wait timeout)?
     pub fn is_lock_conflict(self, e: &sqlx::Error) -> bool {
-        let sqlx::Error::Database(db) = e else { return false };
+        let sqlx::Error::Database(db) = e else {
+            return false;
+        };
         match self {
             Dialect::Sqlite => {
                 let code = db.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);

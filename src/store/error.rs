@@ -7,7 +7,11 @@ use thiserror::Error;
 pub enum StoreError {
     /// A tag in an insert batch is invalid; nothing of the batch was written.
     #[error("tag #{index}: {field} {message}")]
-    InvalidTag { index: usize, field: &'static str, message: String },
+    InvalidTag {
+        index: usize,
+        field: &'static str,
+        message: String,
+    },
     /// An argument outside its allowed range (e.g. an inspector limit of 0).
     #[error("{0}")]
     InvalidArgument(String),
@@ -23,7 +27,10 @@ pub enum StoreError {
 impl StoreError {
     /// True for errors the caller caused (safe to show them the message).
     pub fn is_user_error(&self) -> bool {
-        matches!(self, StoreError::InvalidTag { .. } | StoreError::InvalidArgument(_))
+        matches!(
+            self,
+            StoreError::InvalidTag { .. } | StoreError::InvalidArgument(_)
+        )
     }
 }
 

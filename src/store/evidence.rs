@@ -9,16 +9,28 @@ use std::io;
 struct PythonFormatter;
 
 impl Formatter for PythonFormatter {
-    fn begin_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         if first { Ok(()) } else { w.write_all(b", ") }
     }
-    fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         if first { Ok(()) } else { w.write_all(b", ") }
     }
     fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
         w.write_all(b": ")
     }
-    fn write_string_fragment<W: ?Sized + io::Write>(&mut self, w: &mut W, fragment: &str) -> io::Result<()> {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
         let mut start = 0;
         for (i, ch) in fragment.char_indices() {
             if ch.is_ascii() {
@@ -33,7 +45,11 @@ impl Formatter for PythonFormatter {
         }
         w.write_all(&fragment.as_bytes()[start..])
     }
-    fn write_char_escape<W: ?Sized + io::Write>(&mut self, w: &mut W, escape: CharEscape) -> io::Result<()> {
+    fn write_char_escape<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        escape: CharEscape,
+    ) -> io::Result<()> {
         // Python writes control characters as \u00XX like serde_json, but `/` unescaped.
         serde_json::ser::CompactFormatter.write_char_escape(w, escape)
     }
@@ -64,6 +80,9 @@ mod tests {
             r#"{"command_text": "cat /etc/passwd", "user": "root", "n": [1, 2.5, null, true], "who": "caf\u00e9 \ud83d\ude00"}"#
         );
         assert_eq!(to_python_json(&json!({})), "{}");
-        assert_eq!(to_python_json(&json!({"q": "a\"b\n"})), r#"{"q": "a\"b\n"}"#);
+        assert_eq!(
+            to_python_json(&json!({"q": "a\"b\n"})),
+            r#"{"q": "a\"b\n"}"#
+        );
     }
 }

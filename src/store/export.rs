@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use super::Store;
 use super::arg::Arg;
 use super::codec::Timestamp;
 use super::error::Result;
 use super::models::{Attacker, CanaryTrigger, ExportRollup};
-use super::Store;
 
 impl Store {
     /// `{attacker_uuid: rollups}` for every attacker with tags, in one query.
@@ -25,7 +25,9 @@ impl Store {
             out.entry(r.attacker_uuid.clone()).or_default().push(r);
         }
         for v in out.values_mut() {
-            v.sort_by(|a, b| (&a.technique_id, &a.sub_technique_id).cmp(&(&b.technique_id, &b.sub_technique_id)));
+            v.sort_by(|a, b| {
+                (&a.technique_id, &a.sub_technique_id).cmp(&(&b.technique_id, &b.sub_technique_id))
+            });
         }
         Ok(out)
     }
@@ -47,7 +49,9 @@ impl Store {
             .into_iter()
             .filter_map(|a| {
                 let text = a.commands.as_ref().map(|c| c.0.as_str()).unwrap_or("[]");
-                let serde_json::Value::Array(items) = serde_json::from_str(text).ok()? else { return None };
+                let serde_json::Value::Array(items) = serde_json::from_str(text).ok()? else {
+                    return None;
+                };
                 let cmds = items
                     .into_iter()
                     .filter_map(|v| match v {

@@ -32,13 +32,17 @@ pub const INSERT_CHUNK_ROWS: usize = 1000;
 const MAX_LOCK_RETRIES: u32 = 12;
 
 static FULL_CHUNK_SQL: LazyLock<[String; 2]> = LazyLock::new(|| {
-    [insert_sql(Dialect::Sqlite, INSERT_CHUNK_ROWS), insert_sql(Dialect::MySql, INSERT_CHUNK_ROWS)]
+    [
+        insert_sql(Dialect::Sqlite, INSERT_CHUNK_ROWS),
+        insert_sql(Dialect::MySql, INSERT_CHUNK_ROWS),
+    ]
 });
 
 fn insert_sql(dialect: Dialect, rows: usize) -> String {
     let (head, tail) = dialect.insert_or_ignore();
     let one = format!("({})", super::arg::placeholders(COLUMN_COUNT));
-    let mut sql = String::with_capacity(64 + TAG_COLUMNS.len() + rows * (one.len() + 2) + tail.len());
+    let mut sql =
+        String::with_capacity(64 + TAG_COLUMNS.len() + rows * (one.len() + 2) + tail.len());
     sql.push_str(head);
     sql.push_str(" ttp_tag (");
     sql.push_str(TAG_COLUMNS);
@@ -105,8 +109,11 @@ impl Store {
             validate_tag(i, t)?;
         }
         let now = Timestamp(Utc::now());
-        let mut kept: Vec<Prepared> =
-            rows.iter().filter(|t| t.confidence >= CONFIDENCE_FLOOR).map(|t| prepare(t, now)).collect();
+        let mut kept: Vec<Prepared> = rows
+            .iter()
+            .filter(|t| t.confidence >= CONFIDENCE_FLOOR)
+            .map(|t| prepare(t, now))
+            .collect();
         let below_floor = (rows.len() - kept.len()) as u64;
         // Sorting by key makes concurrent writers take row locks in the same order
         // (fewer InnoDB deadlocks); the stable sort keeps the first of repeated uuids.
@@ -114,13 +121,19 @@ impl Store {
         let candidates = kept.len() as u64;
         kept.dedup_by(|b, a| a.uuid == b.uuid);
         if kept.is_empty() {
-            return Ok(InsertOutcome { inserted: 0, below_floor, duplicates: candidates });
+            return Ok(InsertOutcome {
+                inserted: 0,
+                below_floor,
+                duplicates: candidates,
+            });
         }
         let mut attempt = 0;
         let inserted = loop {
             match self.insert_once(&kept).await {
                 Ok(n) => break n,
-                Err(StoreError::Database(e)) if attempt < MAX_LOCK_RETRIES && self.dialect().is_lock_conflict(&e) => {
+                Err(StoreError::Database(e))
+                    if attempt < MAX_LOCK_RETRIES && self.dialect().is_lock_conflict(&e) =>
+                {
                     attempt += 1;
                     let jitter = u64::from(rand::random::<u8>() % 20);
                     let wait = Duration::from_millis(10 * u64::from(attempt) + jitter);
@@ -130,7 +143,11 @@ impl Store {
                 Err(e) => return Err(e),
             }
         };
-        Ok(InsertOutcome { inserted, below_floor, duplicates: candidates - inserted })
+        Ok(InsertOutcome {
+            inserted,
+            below_floor,
+            duplicates: candidates - inserted,
+        })
     }
 
     async fn insert_once(&self, rows: &[Prepared]) -> Result<u64> {
@@ -144,7 +161,8 @@ impl Store {
                 let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
                 for chunk in rows.chunks(INSERT_CHUNK_ROWS) {
                     self.count_statement();
-                    let mut q = sqlx::query::<Sqlite>(AssertSqlSafe(chunk_sql(dialect, chunk.len())));
+                    let mut q =
+                        sqlx::query::<Sqlite>(AssertSqlSafe(chunk_sql(dialect, chunk.len())));
                     for r in chunk {
                         for a in &r.args {
                             q = q.bind(a.clone());
@@ -158,7 +176,8 @@ impl Store {
                 let mut tx = p.begin().await?;
                 for chunk in rows.chunks(INSERT_CHUNK_ROWS) {
                     self.count_statement();
-                    let mut q = sqlx::query::<MySql>(AssertSqlSafe(chunk_sql(dialect, chunk.len())));
+                    let mut q =
+                        sqlx::query::<MySql>(AssertSqlSafe(chunk_sql(dialect, chunk.len())));
                     for r in chunk {
                         for a in &r.args {
                             q = q.bind(a.clone());

@@ -1,11 +1,11 @@
 //! Raw tag queries: the inspector ("why was this flagged?"), the kill-chain feed of an
 //! identity, and an attacker's raw tags for STIX export. Newest first, ties by uuid.
 
+use super::Store;
 use super::arg::Arg;
 use super::codec::Timestamp;
 use super::error::{Result, StoreError};
 use super::models::{DeckyPhase, Tag};
-use super::Store;
 
 /// Inspector limits (SPEC §3): default 200, allowed 1..=1000.
 pub const DEFAULT_INSPECTOR_LIMIT: i64 = 200;
@@ -31,7 +31,13 @@ const TAG_COLUMNS_PLAIN: &str = "uuid, source_kind, source_id, attacker_uuid, id
 /// `FROM …` of the identity scope as a UNION ALL of two indexed branches (tags matching
 /// both are taken from the first only), each narrowed by `cond` on alias `t`.
 /// `cond_args` are appended once per branch.
-pub(crate) fn identity_scope_union(select: &str, cond: &str, id: &str, cond_args: &[Arg], args: &mut Vec<Arg>) -> String {
+pub(crate) fn identity_scope_union(
+    select: &str,
+    cond: &str,
+    id: &str,
+    cond_args: &[Arg],
+    args: &mut Vec<Arg>,
+) -> String {
     args.push(Arg::Str(id.to_owned()));
     args.extend_from_slice(cond_args);
     args.push(Arg::Str(id.to_owned()));
@@ -68,9 +74,15 @@ impl Store {
         }
         let mut args = Vec::new();
         let inner = match scope {
-            InspectorScope::Identity => identity_scope_union(TAG_SELECT, &cond, id, &cond_args, &mut args),
+            InspectorScope::Identity => {
+                identity_scope_union(TAG_SELECT, &cond, id, &cond_args, &mut args)
+            }
             InspectorScope::Attacker | InspectorScope::Session => {
-                let column = if scope == InspectorScope::Attacker { "attacker_uuid" } else { "session_id" };
+                let column = if scope == InspectorScope::Attacker {
+                    "attacker_uuid"
+                } else {
+                    "session_id"
+                };
                 args.push(Arg::Str(id.to_owned()));
                 args.extend(cond_args);
                 format!("SELECT {TAG_SELECT} FROM ttp_tag t WHERE t.{column} = ?{cond}")
@@ -94,7 +106,9 @@ impl Store {
             &[],
             &mut args,
         );
-        let sql = format!("SELECT decky_id, tactic, created_at FROM ({inner}) s ORDER BY created_at, uuid");
+        let sql = format!(
+            "SELECT decky_id, tactic, created_at FROM ({inner}) s ORDER BY created_at, uuid"
+        );
         self.fetch_all(sql, args).await
     }
 
@@ -112,7 +126,9 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Tag>> {
         if limit < 1 {
-            return Err(StoreError::InvalidArgument(format!("limit must be at least 1, got {limit}")));
+            return Err(StoreError::InvalidArgument(format!(
+                "limit must be at least 1, got {limit}"
+            )));
         }
         let mut args = vec![Arg::Str(attacker_uuid.to_owned())];
         let mut cond = String::new();

@@ -11,8 +11,8 @@ pub mod dialect;
 pub mod error;
 pub mod evidence;
 mod export;
-mod inspector;
 mod insert;
+mod inspector;
 pub mod models;
 mod rollup;
 pub mod tag_id;
@@ -34,7 +34,9 @@ pub use arg::Arg;
 pub use codec::{Confidence, JsonText, Timestamp};
 pub use dialect::Dialect;
 pub use error::{Result, StoreError};
-pub use inspector::{DEFAULT_INSPECTOR_LIMIT, DEFAULT_RAW_TAG_LIMIT, InspectorScope, MAX_INSPECTOR_LIMIT};
+pub use inspector::{
+    DEFAULT_INSPECTOR_LIMIT, DEFAULT_RAW_TAG_LIMIT, InspectorScope, MAX_INSPECTOR_LIMIT,
+};
 pub use models::*;
 pub use rollup::TechniqueFilter;
 pub use tag_id::compute_tag_uuid;
@@ -53,7 +55,10 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { max_connections: 16, acquire_timeout: Duration::from_secs(10) }
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -79,8 +84,14 @@ struct Inner {
 }
 
 /// Rows decodable from both dialects.
-pub trait AnyRow: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, MySqlRow> + Send + Unpin {}
-impl<T> AnyRow for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, MySqlRow> + Send + Unpin {}
+pub trait AnyRow:
+    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, MySqlRow> + Send + Unpin
+{
+}
+impl<T> AnyRow for T where
+    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, MySqlRow> + Send + Unpin
+{
+}
 
 impl Store {
     /// Opens a pool for `url`: `sqlite:path`, `sqlite::memory:`, a bare file path, or
@@ -96,7 +107,11 @@ impl Store {
                 let co = SqliteConnectOptions::from_str(&url)
                     .map_err(|e| StoreError::Config(format!("bad SQLite URL: {e}")))?
                     .create_if_missing(true)
-                    .journal_mode(if memory { SqliteJournalMode::Memory } else { SqliteJournalMode::Wal })
+                    .journal_mode(if memory {
+                        SqliteJournalMode::Memory
+                    } else {
+                        SqliteJournalMode::Wal
+                    })
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(30))
                     .foreign_keys(false)
@@ -105,8 +120,16 @@ impl Store {
                     .pragma("mmap_size", "268435456");
                 let po = SqlitePoolOptions::new()
                     .acquire_timeout(opts.acquire_timeout)
-                    .max_connections(if memory { 1 } else { opts.max_connections.max(1) });
-                let po = if memory { po.min_connections(1).idle_timeout(None).max_lifetime(None) } else { po };
+                    .max_connections(if memory {
+                        1
+                    } else {
+                        opts.max_connections.max(1)
+                    });
+                let po = if memory {
+                    po.min_connections(1).idle_timeout(None).max_lifetime(None)
+                } else {
+                    po
+                };
                 Pool::Sqlite(po.connect_with(co).await?)
             }
             Dialect::MySql => {
@@ -123,7 +146,10 @@ impl Store {
                 )
             }
         };
-        Ok(Self { pool, inner: Arc::default() })
+        Ok(Self {
+            pool,
+            inner: Arc::default(),
+        })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -179,7 +205,9 @@ impl Store {
 
     /// True when `ttp_tag` holds no row (used by `serve --demo`).
     pub async fn is_empty(&self) -> Result<bool> {
-        let rows: Vec<(i64,)> = self.fetch_all("SELECT 1 FROM ttp_tag LIMIT 1", vec![]).await?;
+        let rows: Vec<(i64,)> = self
+            .fetch_all("SELECT 1 FROM ttp_tag LIMIT 1", vec![])
+            .await?;
         Ok(rows.is_empty())
     }
 
@@ -192,12 +220,24 @@ impl Store {
     }
 
     /// Runs one portable query and decodes every row.
-    pub(crate) async fn fetch_all<T: AnyRow>(&self, sql: impl Into<String>, args: Vec<Arg>) -> Result<Vec<T>> {
+    pub(crate) async fn fetch_all<T: AnyRow>(
+        &self,
+        sql: impl Into<String>,
+        args: Vec<Arg>,
+    ) -> Result<Vec<T>> {
         self.count_statement();
         let sql = AssertSqlSafe(sql.into());
         Ok(match &self.pool {
-            Pool::Sqlite(p) => bind_as::<Sqlite, T>(sqlx::query_as(sql), args).fetch_all(p).await?,
-            Pool::MySql(p) => bind_as::<MySql, T>(sqlx::query_as(sql), args).fetch_all(p).await?,
+            Pool::Sqlite(p) => {
+                bind_as::<Sqlite, T>(sqlx::query_as(sql), args)
+                    .fetch_all(p)
+                    .await?
+            }
+            Pool::MySql(p) => {
+                bind_as::<MySql, T>(sqlx::query_as(sql), args)
+                    .fetch_all(p)
+                    .await?
+            }
         })
     }
 
@@ -206,8 +246,14 @@ impl Store {
         self.count_statement();
         let sql = AssertSqlSafe(sql.into());
         Ok(match &self.pool {
-            Pool::Sqlite(p) => bind::<Sqlite>(sqlx::query(sql), args).execute(p).await?.rows_affected(),
-            Pool::MySql(p) => bind::<MySql>(sqlx::query(sql), args).execute(p).await?.rows_affected(),
+            Pool::Sqlite(p) => bind::<Sqlite>(sqlx::query(sql), args)
+                .execute(p)
+                .await?
+                .rows_affected(),
+            Pool::MySql(p) => bind::<MySql>(sqlx::query(sql), args)
+                .execute(p)
+                .await?
+                .rows_affected(),
         })
     }
 }
@@ -242,7 +288,11 @@ where
 
 /// Accepts `sqlite:…`, `sqlite://…` and a bare path such as `./ttpgraph.db`.
 fn normalise_sqlite_url(url: &str) -> String {
-    if url.starts_with("sqlite:") { url.to_owned() } else { format!("sqlite://{url}") }
+    if url.starts_with("sqlite:") {
+        url.to_owned()
+    } else {
+        format!("sqlite://{url}")
+    }
 }
 
 /// Errors that mean "the server is not there (yet)", worth retrying.
@@ -255,6 +305,11 @@ pub fn is_connection_error(e: &StoreError) -> bool {
 }
 
 fn is_transient_sqlx(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_))
-        || matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("HY000") && d.message().contains("starting"))
+    matches!(
+        e,
+        sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+    ) || matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("HY000") && d.message().contains("starting"))
 }

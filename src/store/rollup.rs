@@ -37,7 +37,10 @@ impl TechniqueFilter {
             args.push(Arg::Conf(Confidence(c)));
         }
         if !self.tactics.is_empty() {
-            s.push_str(&format!(" AND t.tactic IN ({})", placeholders(self.tactics.len())));
+            s.push_str(&format!(
+                " AND t.tactic IN ({})",
+                placeholders(self.tactics.len())
+            ));
             args.extend(self.tactics.iter().map(|x| Arg::Str(x.clone())));
         }
         s
@@ -71,7 +74,8 @@ impl Store {
     where
         Keyed<T>: AnyRow,
     {
-        let mut out: HashMap<String, Vec<T>> = ids.iter().map(|id| (id.clone(), Vec::new())).collect();
+        let mut out: HashMap<String, Vec<T>> =
+            ids.iter().map(|id| (id.clone(), Vec::new())).collect();
         let mut unique: Vec<String> = out.keys().cloned().collect();
         unique.sort();
         for chunk in unique.chunks(MAX_IDS_PER_STATEMENT) {
@@ -112,7 +116,7 @@ impl Store {
                 )
             })
             .await?;
-        out.values_mut().for_each(sort_rollups);
+        out.values_mut().for_each(|v| sort_rollups(v));
         Ok(out)
     }
 
@@ -152,7 +156,7 @@ impl Store {
                 )
             })
             .await?;
-        out.values_mut().for_each(sort_rollups);
+        out.values_mut().for_each(|v| sort_rollups(v));
         Ok(out)
     }
 
@@ -190,18 +194,42 @@ impl Store {
     }
 
     /// Single-identity rollup (the batch query with one id).
-    pub async fn techniques_by_identity(&self, id: &str, filter: &TechniqueFilter) -> Result<Vec<TechniqueRollup>> {
-        Ok(take(self.techniques_by_identities(&[id.to_owned()], filter).await?, id))
+    pub async fn techniques_by_identity(
+        &self,
+        id: &str,
+        filter: &TechniqueFilter,
+    ) -> Result<Vec<TechniqueRollup>> {
+        Ok(take(
+            self.techniques_by_identities(&[id.to_owned()], filter)
+                .await?,
+            id,
+        ))
     }
 
     /// Single-attacker rollup.
-    pub async fn techniques_by_attacker(&self, id: &str, filter: &TechniqueFilter) -> Result<Vec<TechniqueRollup>> {
-        Ok(take(self.techniques_by_attackers(&[id.to_owned()], filter).await?, id))
+    pub async fn techniques_by_attacker(
+        &self,
+        id: &str,
+        filter: &TechniqueFilter,
+    ) -> Result<Vec<TechniqueRollup>> {
+        Ok(take(
+            self.techniques_by_attackers(&[id.to_owned()], filter)
+                .await?,
+            id,
+        ))
     }
 
     /// Single-session rollup.
-    pub async fn techniques_by_session(&self, id: &str, filter: &TechniqueFilter) -> Result<Vec<TechniqueRollup>> {
-        Ok(take(self.techniques_by_sessions(&[id.to_owned()], filter).await?, id))
+    pub async fn techniques_by_session(
+        &self,
+        id: &str,
+        filter: &TechniqueFilter,
+    ) -> Result<Vec<TechniqueRollup>> {
+        Ok(take(
+            self.techniques_by_sessions(&[id.to_owned()], filter)
+                .await?,
+            id,
+        ))
     }
 
     /// Single-campaign rollup.
@@ -210,11 +238,18 @@ impl Store {
         id: &str,
         filter: &TechniqueFilter,
     ) -> Result<Vec<CampaignTechniqueRollup>> {
-        Ok(take(self.techniques_by_campaigns(&[id.to_owned()], filter).await?, id))
+        Ok(take(
+            self.techniques_by_campaigns(&[id.to_owned()], filter)
+                .await?,
+            id,
+        ))
     }
 
     /// Fleet-wide rollup over every tag.
-    pub async fn fleet_techniques(&self, filter: &TechniqueFilter) -> Result<Vec<FleetTechniqueRollup>> {
+    pub async fn fleet_techniques(
+        &self,
+        filter: &TechniqueFilter,
+    ) -> Result<Vec<FleetTechniqueRollup>> {
         let mut args = Vec::new();
         let f = filter.sql(&mut args);
         let sql = format!(
@@ -224,15 +259,21 @@ impl Store {
         );
         let mut rows: Vec<FleetTechniqueRollup> = self.fetch_all(sql, args).await?;
         rows.sort_by(|a, b| {
-            technique_order((&a.technique_id, a.sub_technique_id.as_deref()), (&b.technique_id, b.sub_technique_id.as_deref()))
+            technique_order(
+                (&a.technique_id, a.sub_technique_id.as_deref()),
+                (&b.technique_id, b.sub_technique_id.as_deref()),
+            )
         });
         Ok(rows)
     }
 }
 
-fn sort_rollups(v: &mut Vec<TechniqueRollup>) {
+fn sort_rollups(v: &mut [TechniqueRollup]) {
     v.sort_by(|a, b| {
-        technique_order((&a.technique_id, a.sub_technique_id.as_deref()), (&b.technique_id, b.sub_technique_id.as_deref()))
+        technique_order(
+            (&a.technique_id, a.sub_technique_id.as_deref()),
+            (&b.technique_id, b.sub_technique_id.as_deref()),
+        )
     });
 }
 

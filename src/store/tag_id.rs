@@ -30,7 +30,10 @@ mod tests {
 
     #[test]
     fn namespace_is_decnets() {
-        assert_eq!(TAG_NAMESPACE.to_string(), "1ca31f08-5522-5aae-8371-fe81f0e39de3");
+        assert_eq!(
+            TAG_NAMESPACE.to_string(),
+            "1ca31f08-5522-5aae-8371-fe81f0e39de3"
+        );
     }
 
     #[test]
@@ -44,9 +47,21 @@ mod tests {
     #[test]
     fn every_key_part_matters() {
         let base = compute_tag_uuid("command", "cmd_42", "R0014", 2, "T1083", None);
-        assert_ne!(base, compute_tag_uuid("session", "cmd_42", "R0014", 2, "T1083", None));
-        assert_ne!(base, compute_tag_uuid("command", "cmd_43", "R0014", 2, "T1083", None));
-        assert_ne!(base, compute_tag_uuid("command", "cmd_42", "R0014", 3, "T1083", None));
-        assert_ne!(base, compute_tag_uuid("command", "cmd_42", "R0014", 2, "T1083", Some("T1083.001")));
+        assert_ne!(
+            base,
+            compute_tag_uuid("session", "cmd_42", "R0014", 2, "T1083", None)
+        );
+        assert_ne!(
+            base,
+            compute_tag_uuid("command", "cmd_43", "R0014", 2, "T1083", None)
+        );
+        assert_ne!(
+            base,
+            compute_tag_uuid("command", "cmd_42", "R0014", 3, "T1083", None)
+        );
+        assert_ne!(
+            base,
+            compute_tag_uuid("command", "cmd_42", "R0014", 2, "T1083", Some("T1083.001"))
+        );
     }
 }

@@ -27,7 +27,10 @@ pub fn is_technique_id(s: &str) -> bool {
 /// `T1110.003`: a technique id, a dot, 3 digits.
 pub fn is_sub_technique_id(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 9 && is_technique_id(&s[..5]) && b[5] == b'.' && b[6..].iter().all(u8::is_ascii_digit)
+    b.len() == 9
+        && is_technique_id(&s[..5])
+        && b[5] == b'.'
+        && b[6..].iter().all(u8::is_ascii_digit)
 }
 
 /// `TA` + 4 digits, e.g. `TA0006`.
@@ -38,29 +41,59 @@ pub fn is_tactic_id(s: &str) -> bool {
 
 /// Validates one tag; `index` is its position in the batch, for the error message.
 pub fn validate_tag(index: usize, t: &NewTag) -> Result<()> {
-    let bad = |field: &'static str, message: String| Err(StoreError::InvalidTag { index, field, message });
+    let bad = |field: &'static str, message: String| {
+        Err(StoreError::InvalidTag {
+            index,
+            field,
+            message,
+        })
+    };
     if t.attacker_uuid.is_none() && t.identity_uuid.is_none() {
-        return bad("attacker_uuid/identity_uuid", "missing: a tag needs an attacker or an identity anchor".into());
+        return bad(
+            "attacker_uuid/identity_uuid",
+            "missing: a tag needs an attacker or an identity anchor".into(),
+        );
     }
     if !t.confidence.is_finite() || !(0.0..=1.0).contains(&t.confidence) {
-        return bad("confidence", format!("must be between 0 and 1, got {}", t.confidence));
+        return bad(
+            "confidence",
+            format!("must be between 0 and 1, got {}", t.confidence),
+        );
     }
     if !is_technique_id(&t.technique_id) {
-        return bad("technique_id", format!("must look like T1110, got {:?}", t.technique_id));
+        return bad(
+            "technique_id",
+            format!("must look like T1110, got {:?}", t.technique_id),
+        );
     }
     if let Some(sub) = &t.sub_technique_id {
         if !is_sub_technique_id(sub) {
-            return bad("sub_technique_id", format!("must look like T1110.003, got {sub:?}"));
+            return bad(
+                "sub_technique_id",
+                format!("must look like T1110.003, got {sub:?}"),
+            );
         }
         if !sub.starts_with(&t.technique_id) {
-            return bad("sub_technique_id", format!("{sub} is not a sub-technique of {}", t.technique_id));
+            return bad(
+                "sub_technique_id",
+                format!("{sub} is not a sub-technique of {}", t.technique_id),
+            );
         }
     }
     if !is_tactic_id(&t.tactic) {
-        return bad("tactic", format!("must be a tactic id like TA0006, got {:?}", t.tactic));
+        return bad(
+            "tactic",
+            format!("must be a tactic id like TA0006, got {:?}", t.tactic),
+        );
     }
     if t.rule_version < 0 || t.rule_version > i64::from(i32::MAX) {
-        return bad("rule_version", format!("must be a non-negative 32-bit integer, got {}", t.rule_version));
+        return bad(
+            "rule_version",
+            format!(
+                "must be a non-negative 32-bit integer, got {}",
+                t.rule_version
+            ),
+        );
     }
     if !t.evidence.is_object() {
         return bad("evidence", "must be a JSON object".into());
@@ -74,7 +107,12 @@ pub fn validate_tag(index: usize, t: &NewTag) -> Result<()> {
         ("session_id", t.session_id.as_deref(), SESSION_ID, true),
         ("decky_id", t.decky_id.as_deref(), DECKY_ID, true),
         ("rule_id", Some(&t.rule_id), RULE_ID, true),
-        ("attack_release", Some(&t.attack_release), ATTACK_RELEASE, false),
+        (
+            "attack_release",
+            Some(&t.attack_release),
+            ATTACK_RELEASE,
+            false,
+        ),
     ];
     for (field, value, max, non_empty) in lengths {
         let Some(v) = value else { continue };
@@ -85,8 +123,14 @@ pub fn validate_tag(index: usize, t: &NewTag) -> Result<()> {
             return bad(field, format!("is longer than {max} characters"));
         }
     }
-    if t.mitre_url.as_deref().is_some_and(|u| u.chars().count() > MITRE_URL) {
-        return bad("mitre_url", format!("is longer than {MITRE_URL} characters"));
+    if t.mitre_url
+        .as_deref()
+        .is_some_and(|u| u.chars().count() > MITRE_URL)
+    {
+        return bad(
+            "mitre_url",
+            format!("is longer than {MITRE_URL} characters"),
+        );
     }
     Ok(())
 }

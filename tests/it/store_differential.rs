@@ -1,0 +1,252 @@
+//! The same demo fleet in SQLite and in MariaDB answers every query the same way, up to
+//! the documented storage differences: MySQL keeps whole seconds and single-precision
+//! confidence.
+
+use std::collections::BTreeMap;
+
+use crate::support::{Backend, TestDb};
+use ttpgraph::demo::{DemoConfig, fill};
+use ttpgraph::store::{Confidence, InspectorScope, Store, TechniqueFilter, Timestamp};
+
+fn secs(t: Timestamp) -> i64 {
+    t.0.timestamp()
+}
+fn f32c(c: Confidence) -> String {
+    (c.0 as f32).to_string()
+}
+
+/// Every read of the store, normalised to what both dialects can agree on.
+async fn answers(s: &Store) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let f = TechniqueFilter::default();
+    let knob = TechniqueFilter {
+        min_confidence: Some(0.85),
+        tactics: vec!["TA0007".into(), "TA0002".into()],
+    };
+    let attackers: Vec<String> = s
+        .list_attackers(None, 100_000)
+        .await
+        .expect("a")
+        .into_iter()
+        .map(|a| a.uuid)
+        .collect();
+    let identities: Vec<String> = s
+        .list_identities(None, 100_000)
+        .await
+        .expect("i")
+        .into_iter()
+        .map(|i| i.uuid)
+        .collect();
+    let campaigns: Vec<String> = s
+        .list_campaigns(None, 100_000)
+        .await
+        .expect("c")
+        .into_iter()
+        .map(|c| c.uuid)
+        .collect();
+    out.insert(
+        "lists".into(),
+        format!("{attackers:?}{identities:?}{campaigns:?}"),
+    );
+    for filter in [&f, &knob] {
+        for (id, rows) in s
+            .techniques_by_identities(&identities, filter)
+            .await
+            .expect("i")
+        {
+            let v: Vec<_> = rows
+                .iter()
+                .map(|r| {
+                    (
+                        &r.technique_id,
+                        &r.sub_technique_id,
+                        &r.tactic,
+                        r.count,
+                        secs(r.first_seen),
+                        secs(r.last_seen),
+                        f32c(r.confidence_max),
+                    )
+                })
+                .collect();
+            out.insert(format!("identity {id} {filter:?}"), format!("{v:?}"));
+        }
+        for (id, rows) in s
+            .techniques_by_attackers(&attackers, filter)
+            .await
+            .expect("a")
+        {
+            let v: Vec<_> = rows
+                .iter()
+                .map(|r| {
+                    (
+                        &r.technique_id,
+                        &r.sub_technique_id,
+                        &r.tactic,
+                        r.count,
+                        secs(r.first_seen),
+                        secs(r.last_seen),
+                        f32c(r.confidence_max),
+                    )
+                })
+                .collect();
+            out.insert(format!("attacker {id} {filter:?}"), format!("{v:?}"));
+        }
+        for (id, rows) in s
+            .techniques_by_campaigns(&campaigns, filter)
+            .await
+            .expect("c")
+        {
+            let v: Vec<_> = rows
+                .iter()
+                .map(|r| {
+                    (
+                        &r.technique_id,
+                        &r.sub_technique_id,
+                        &r.tactic,
+                        r.count,
+                        r.identity_count,
+                        secs(r.last_seen),
+                    )
+                })
+                .collect();
+            out.insert(format!("campaign {id} {filter:?}"), format!("{v:?}"));
+        }
+        let fleet: Vec<_> = s
+            .fleet_techniques(filter)
+            .await
+            .expect("fleet")
+            .iter()
+            .map(|r| {
+                (
+                    r.technique_id.clone(),
+                    r.sub_technique_id.clone(),
+                    r.tactic.clone(),
+                    r.count,
+                    secs(r.last_seen),
+                )
+            })
+            .collect();
+        out.insert(format!("fleet {filter:?}"), format!("{fleet:?}"));
+    }
+    let mut sessions = Vec::new();
+    for a in attackers.iter().take(40) {
+        let mut tags = s.tags_by_attacker(a, 2000).await.expect("raw");
+        // Order ties differ (MySQL has whole seconds): compare as a sorted set.
+        tags.sort_by(|x, y| x.uuid.cmp(&y.uuid));
+        let v: Vec<_> = tags
+            .iter()
+            .map(|t| {
+                (
+                    &t.uuid,
+                    secs(t.created_at),
+                    f32c(t.confidence),
+                    t.evidence.to_value(),
+                )
+            })
+            .collect();
+        out.insert(format!("raw {a}"), format!("{v:?}"));
+        sessions.extend(tags.into_iter().filter_map(|t| t.session_id));
+    }
+    sessions.sort();
+    sessions.dedup();
+    for (id, rows) in s.techniques_by_sessions(&sessions, &f).await.expect("s") {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    &r.technique_id,
+                    &r.sub_technique_id,
+                    r.count,
+                    secs(r.first_seen),
+                )
+            })
+            .collect();
+        out.insert(format!("session {id}"), format!("{v:?}"));
+    }
+    for id in identities.iter().take(30) {
+        for (scope, tech) in [
+            (InspectorScope::Identity, "T1083"),
+            (InspectorScope::Identity, "T1059"),
+        ] {
+            let mut rows = s
+                .inspect(scope, id, tech, None, 1000)
+                .await
+                .expect("inspect");
+            rows.sort_by(|x, y| x.uuid.cmp(&y.uuid));
+            out.insert(
+                format!("inspect {id} {tech}"),
+                format!("{:?}", rows.iter().map(|t| &t.uuid).collect::<Vec<_>>()),
+            );
+        }
+        let mut phases: Vec<_> = s
+            .decky_phases(id)
+            .await
+            .expect("phases")
+            .into_iter()
+            .map(|p| (p.decky_id, p.tactic, secs(p.created_at)))
+            .collect();
+        phases.sort();
+        out.insert(format!("phases {id}"), format!("{phases:?}"));
+    }
+    let export: Vec<_> = s
+        .export_rollups()
+        .await
+        .expect("export")
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k,
+                v.into_iter()
+                    .map(|r| {
+                        (
+                            r.technique_id,
+                            r.sub_technique_id,
+                            r.tactic,
+                            r.count,
+                            f32c(r.confidence_max),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    out.insert("export".into(), format!("{export:?}"));
+    let since = Timestamp(chrono::DateTime::from_timestamp(1_790_000_000, 0).expect("ts"));
+    let backfill: Vec<_> = s
+        .attacker_commands_since(since)
+        .await
+        .expect("backfill")
+        .into_iter()
+        .map(|(a, c)| (a.uuid, c.len()))
+        .collect();
+    out.insert("backfill".into(), format!("{backfill:?}"));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_and_mariadb_answer_the_same() {
+    let Some(my) = TestDb::new(Backend::MySql).await else {
+        return;
+    };
+    let lite = TestDb::new(Backend::Sqlite).await.expect("sqlite");
+    let cfg = DemoConfig {
+        seed: 11,
+        attackers: 90,
+        tags: 6_000,
+        batch: 2_000,
+    };
+    let a = fill(&lite.store, &cfg, |_| {}).await.expect("sqlite demo");
+    let b = fill(&my.store, &cfg, |_| {}).await.expect("mysql demo");
+    assert_eq!(a, b, "the demo writes the same fleet");
+    let (x, y) = (answers(&lite.store).await, answers(&my.store).await);
+    assert!(
+        x.len() > 200,
+        "the comparison covers many queries ({})",
+        x.len()
+    );
+    let keys: Vec<_> = x.keys().collect();
+    assert_eq!(keys, y.keys().collect::<Vec<_>>());
+    for (k, v) in &x {
+        assert_eq!(Some(v), y.get(k), "{k} differs between SQLite and MariaDB");
+    }
+}

@@ -1,0 +1,122 @@
+//! ttpgraph's migrations on a database DECNET already created: nothing fails, nothing
+//! changes, and the data is served.
+
+use crate::fixtures::*;
+use crate::support::{Backend, TestDb};
+use ttpgraph::store::TechniqueFilter;
+
+/// DECNET's own DDL (with columns ttpgraph does not know) and a few rows.
+fn decnet_schema(backend: Backend) -> String {
+    let (json, dt, float, text) = match backend {
+        Backend::Sqlite => ("JSON", "DATETIME", "FLOAT", "VARCHAR"),
+        Backend::MySql => ("JSON", "DATETIME", "FLOAT", "VARCHAR(255)"),
+    };
+    let ts = match backend {
+        Backend::Sqlite => "2026-05-16 17:45:00.598271",
+        Backend::MySql => "2026-05-16 17:45:00",
+    };
+    format!(
+        "CREATE TABLE ttp_tag (uuid VARCHAR(36) NOT NULL PRIMARY KEY, source_kind {text} NOT NULL, source_id {text} NOT NULL, \
+           attacker_uuid VARCHAR(36), identity_uuid VARCHAR(36), session_id {text}, decky_id {text}, tactic {text} NOT NULL, \
+           technique_id {text} NOT NULL, sub_technique_id {text}, confidence {float} NOT NULL, rule_id {text} NOT NULL, \
+           rule_version INTEGER NOT NULL, evidence {json} NOT NULL, attack_release {text} NOT NULL, mitre_url {text}, \
+           created_at {dt} NOT NULL, tagger_host {text}, \
+           CHECK (attacker_uuid IS NOT NULL OR identity_uuid IS NOT NULL), CHECK (confidence >= 0.0 AND confidence <= 1.0));
+         CREATE INDEX decnet_ix_tag_identity ON ttp_tag (identity_uuid, technique_id);
+         CREATE TABLE attackers (uuid VARCHAR(36) NOT NULL PRIMARY KEY, ip {text} NOT NULL, identity_id VARCHAR(36), \
+           first_seen {dt}, last_seen {dt}, event_count INTEGER NOT NULL, commands TEXT, country {text} NOT NULL, \
+           asn INTEGER);
+         CREATE TABLE attacker_identities (uuid VARCHAR(36) NOT NULL PRIMARY KEY, campaign_id VARCHAR(36), \
+           first_seen_at {dt}, last_seen_at {dt}, confidence {float}, observation_count INTEGER, merged_into_uuid VARCHAR(36), \
+           label {text});
+         CREATE TABLE campaigns (uuid VARCHAR(36) NOT NULL PRIMARY KEY, first_seen_at {dt}, last_seen_at {dt}, \
+           confidence {float}, identity_count INTEGER, merged_into_uuid VARCHAR(36), name {text});
+         INSERT INTO attackers (uuid, ip, identity_id, first_seen, last_seen, event_count, commands, country) \
+           VALUES ('{A1}', '203.0.113.9', '{I1}', '{ts}', '{ts}', 3, '[]', 'NL');
+         INSERT INTO attacker_identities (uuid, campaign_id, observation_count, label) VALUES ('{I1}', '{C1}', 1, 'x');
+         INSERT INTO campaigns (uuid, identity_count, name) VALUES ('{C1}', 1, 'op');
+         INSERT INTO ttp_tag (uuid, source_kind, source_id, attacker_uuid, identity_uuid, session_id, decky_id, tactic, \
+           technique_id, sub_technique_id, confidence, rule_id, rule_version, evidence, attack_release, mitre_url, created_at, \
+           tagger_host) VALUES ('9aa491e5-f03b-5d8f-9eb5-161becedcdd6', 'command', 'cmd_42', '{A1}', '{I1}', NULL, 'omega-decky', \
+           'TA0007', 'T1083', NULL, 0.85, 'R0014', 2, '{{\"command_text\": \"cat /etc/passwd\"}}', 'v15.1', NULL, '{ts}', 'w1');"
+    )
+}
+
+async fn snapshot(db: &TestDb) -> (i64, i64, i64, i64) {
+    (
+        db.raw_i64("SELECT COUNT(*) FROM ttp_tag").await,
+        db.raw_i64("SELECT COUNT(*) FROM attackers").await,
+        db.raw_i64("SELECT COUNT(*) FROM attacker_identities").await,
+        db.raw_i64("SELECT COUNT(*) FROM campaigns").await,
+    )
+}
+
+async fn migrate_over_decnet(backend: Backend) {
+    let Some(db) = TestDb::empty(backend).await else {
+        return;
+    };
+    db.raw(&decnet_schema(backend)).await;
+    let before = snapshot(&db).await;
+    db.store
+        .migrate()
+        .await
+        .expect("migrations must not fail on DECNET's database");
+    db.store.migrate().await.expect("and are idempotent");
+    assert_eq!(snapshot(&db).await, before, "no data altered");
+    assert_eq!(
+        db.raw_i64("SELECT COUNT(*) FROM attackers WHERE country = 'NL'")
+            .await,
+        1,
+        "extra columns kept"
+    );
+    let r = db
+        .store
+        .techniques_by_identity(I1, &TechniqueFilter::default())
+        .await
+        .expect("served");
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].count, 1);
+    let c = db
+        .store
+        .techniques_by_campaign(C1, &TechniqueFilter::default())
+        .await
+        .expect("campaign");
+    assert_eq!(c[0].identity_count, 1);
+    // ttpgraph's own writes land in DECNET's table, with DECNET's replay semantics.
+    let replay = ttpgraph::store::NewTag {
+        source_id: "cmd_42".into(),
+        rule_id: "R0014".into(),
+        rule_version: 2,
+        ..tag("cmd_42", Some(A1), Some(I1), "T1083", None)
+    };
+    assert_eq!(
+        db.store
+            .insert_tags(&[replay])
+            .await
+            .expect("replay")
+            .inserted,
+        0,
+        "same deterministic uuid"
+    );
+}
+
+#[tokio::test]
+async fn migrations_tolerate_a_decnet_sqlite_database() {
+    migrate_over_decnet(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn migrations_tolerate_a_decnet_mysql_database() {
+    migrate_over_decnet(Backend::MySql).await;
+}
+
+#[tokio::test]
+async fn migrations_run_twice_on_a_fresh_database() {
+    for backend in [Backend::Sqlite, Backend::MySql] {
+        let Some(db) = TestDb::new(backend).await else {
+            continue;
+        };
+        db.store.migrate().await.expect("second run is a no-op");
+        assert!(db.store.is_empty().await.expect("empty"));
+    }
+}
