@@ -28,6 +28,8 @@ pub enum Command {
     Migrate(DbArgs),
     /// Fill the database with a deterministic, realistic demo fleet.
     Demo(DemoArgs),
+    /// Print the GraphQL schema (SDL); `ttpgraph schema > schema.graphql` regenerates it.
+    Schema,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -51,6 +53,9 @@ pub struct ServeArgs {
     /// Fill an empty database with the default demo fleet before serving.
     #[arg(long)]
     pub demo: bool,
+    /// Do not serve GraphiQL on `GET /`.
+    #[arg(long, env = "TTPGRAPH_NO_GRAPHIQL")]
+    pub no_graphiql: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -126,6 +131,10 @@ async fn open(db: &DbArgs) -> Result<Store, AnyError> {
 
 pub async fn run(cli: Cli) -> Result<(), AnyError> {
     match cli.command {
+        Command::Schema => {
+            print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
         Command::Migrate(db) => {
             let store = open(&db).await?;
             store.close().await;

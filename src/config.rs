@@ -46,3 +46,37 @@ mod tests {
         );
     }
 }
+
+/// Every limit of the public API in one place, with production defaults. Each is
+/// enforced before any resolver or SQL runs, unless noted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Deepest selection nesting.
+    pub max_depth: usize,
+    /// Summed field cost; list fields cost their page size or limit times their children.
+    pub max_complexity: usize,
+    /// Nesting of the parser's recursion (lists, objects, fragments).
+    pub max_recursive_depth: usize,
+    /// Directives on one field.
+    pub max_directives_per_field: usize,
+    /// Largest `first:` of a paginated list.
+    pub max_page_size: usize,
+    /// Default `first:` of a paginated list.
+    pub default_page_size: usize,
+    /// Tags in one `insertTags` call.
+    pub max_insert_tags: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_depth: 12,
+            max_complexity: 20_000,
+            max_recursive_depth: 32,
+            max_directives_per_field: 4,
+            max_page_size: 100,
+            default_page_size: 20,
+            max_insert_tags: 5_000,
+        }
+    }
+}

@@ -8,5 +8,6 @@ pub mod attack;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod graphql;
 pub mod http;
 pub mod store;

@@ -1,19 +1,98 @@
-//! HTTP layer (axum).
+//! The HTTP layer: axum router, GraphQL endpoints, GraphiQL, health. It owns transport
+//! concerns only; everything GraphQL lives in [`crate::graphql`].
+
+mod graphql;
+mod health;
+
+use std::sync::Arc;
 
 use axum::Router;
+use axum::response::Html;
 use axum::routing::get;
 
 use crate::cli::ServeArgs;
+use crate::graphql::{AppSchema, SchemaOptions, build_schema};
 use crate::store::Store;
 
-/// Serves until Ctrl-C / SIGTERM.
+/// Transport settings of the server.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Serve GraphiQL on `GET /`.
+    pub graphiql: bool,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self { graphiql: true }
+    }
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: AppSchema,
+    pub store: Store,
+    pub opts: Arc<HttpOptions>,
+}
+
+/// The full router (also what tests drive without a socket).
+pub fn router(state: AppState) -> Router {
+    let mut r = Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz));
+    if state.opts.graphiql {
+        r = r.route("/", get(graphiql));
+    }
+    r.with_state(state)
+}
+
+async fn graphiql() -> Html<String> {
+    Html(
+        async_graphql::http::GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("ttpgraph")
+            .finish(),
+    )
+}
+
+/// Serves until Ctrl-C or SIGTERM, then drains in-flight requests.
 pub async fn serve(
-    _store: Store,
+    store: Store,
     args: ServeArgs,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let app = Router::new().route("/healthz", get(|| async { "ok" }));
+    let state = AppState {
+        schema: build_schema(&SchemaOptions::default()),
+        store: store.clone(),
+        opts: Arc::new(HttpOptions {
+            graphiql: !args.no_graphiql,
+        }),
+    };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    tracing::info!(addr = %listener.local_addr()?, "listening");
-    axum::serve(listener, app).await?;
+    tracing::info!(addr = %listener.local_addr()?, graphiql = state.opts.graphiql, "ttpgraph listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    store.close().await;
+    tracing::info!("ttpgraph stopped");
     Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown signal received, draining requests");
 }

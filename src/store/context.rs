@@ -57,6 +57,12 @@ struct One {
 }
 
 #[derive(FromRow)]
+struct AttackerSession {
+    k: String,
+    session_id: String,
+}
+
+#[derive(FromRow)]
 struct SessionRow {
     session_id: String,
     attacker_uuid: Option<String>,
@@ -201,6 +207,30 @@ impl Store {
             f.attacker_uuids.sort();
             f.decky_ids.sort();
         }
+        Ok(out)
+    }
+
+    /// Distinct session ids in each attacker's tags, sorted.
+    pub async fn sessions_of_attackers(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, Vec<String>>> {
+        let mut out: HashMap<String, Vec<String>> =
+            ids.iter().map(|i| (i.clone(), vec![])).collect();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let sql = format!(
+            "SELECT DISTINCT attacker_uuid AS k, session_id FROM ttp_tag \
+             WHERE attacker_uuid IN ({}) AND session_id IS NOT NULL",
+            placeholders(ids.len())
+        );
+        for r in self.fetch_all::<AttackerSession>(sql, id_args(ids)).await? {
+            if let Some(v) = out.get_mut(&r.k) {
+                v.push(r.session_id);
+            }
+        }
+        out.values_mut().for_each(|v| v.sort());
         Ok(out)
     }
 

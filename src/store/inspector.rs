@@ -2,7 +2,9 @@
 //! identity, and an attacker's raw tags for STIX export. Newest first, ties by uuid.
 
 use super::Store;
-use super::arg::Arg;
+use std::collections::HashMap;
+
+use super::arg::{Arg, placeholders};
 use super::codec::Timestamp;
 use super::error::{Result, StoreError};
 use super::models::{DeckyPhase, Tag};
@@ -31,7 +33,7 @@ const TAG_COLUMNS_PLAIN: &str = "uuid, source_kind, source_id, attacker_uuid, id
 /// `FROM …` of the identity scope as a UNION ALL of two indexed branches (tags matching
 /// both are taken from the first only), each narrowed by `cond` on alias `t`.
 /// `cond_args` are appended once per branch.
-pub(crate) fn identity_scope_union(
+fn identity_scope_union(
     select: &str,
     cond: &str,
     id: &str,
@@ -98,18 +100,31 @@ impl Store {
     /// `(decky, tactic, time)` of an identity's tags that name a decky, oldest first:
     /// the input of the Unified Kill Chain view.
     pub async fn decky_phases(&self, identity_id: &str) -> Result<Vec<DeckyPhase>> {
-        let mut args = Vec::new();
-        let inner = identity_scope_union(
-            "t.uuid, t.decky_id, t.tactic, t.created_at",
-            " AND t.decky_id IS NOT NULL",
-            identity_id,
-            &[],
-            &mut args,
-        );
-        let sql = format!(
-            "SELECT decky_id, tactic, created_at FROM ({inner}) s ORDER BY created_at, uuid"
-        );
-        self.fetch_all(sql, args).await
+        let mut m = self.decky_phases_batch(&[identity_id.to_owned()]).await?;
+        Ok(m.remove(identity_id).unwrap_or_default())
+    }
+
+    /// [`Store::decky_phases`] for many identities in one statement.
+    pub async fn decky_phases_batch(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, Vec<DeckyPhase>>> {
+        self.keyed_batch(ids, |chunk, args| {
+            let list = placeholders(chunk.len());
+            args.extend(chunk.iter().cloned().map(Arg::Str));
+            args.extend(chunk.iter().cloned().map(Arg::Str));
+            format!(
+                "SELECT k, decky_id, tactic, created_at FROM (\
+                   SELECT t.identity_uuid AS k, t.uuid, t.decky_id, t.tactic, t.created_at FROM ttp_tag t \
+                   WHERE t.identity_uuid IN ({list}) AND t.decky_id IS NOT NULL \
+                   UNION ALL \
+                   SELECT a.identity_id AS k, t.uuid, t.decky_id, t.tactic, t.created_at FROM attackers a \
+                   JOIN ttp_tag t ON t.attacker_uuid = a.uuid WHERE a.identity_id IN ({list}) \
+                   AND (t.identity_uuid IS NULL OR t.identity_uuid <> a.identity_id) AND t.decky_id IS NOT NULL\
+                 ) s ORDER BY k, created_at, uuid"
+            )
+        })
+        .await
     }
 
     /// An attacker's raw tags, newest first, at most `limit` (default 2000 in DECNET).

@@ -48,10 +48,10 @@ impl TechniqueFilter {
 }
 
 #[derive(FromRow)]
-struct Keyed<T> {
-    k: String,
+pub(super) struct Keyed<T> {
+    pub(super) k: String,
     #[sqlx(flatten)]
-    row: T,
+    pub(super) row: T,
 }
 
 const ROLLUP_AGGREGATES: &str = "technique_id, sub_technique_id, MAX(tactic) AS tactic, COUNT(*) AS count, \
@@ -66,7 +66,7 @@ fn technique_order(a: (&str, Option<&str>), b: (&str, Option<&str>)) -> std::cmp
 impl Store {
     /// Runs `build(ids, args)` per chunk of ids and groups the keyed rows by id; every
     /// requested id gets an entry (empty for unknown ids).
-    async fn keyed_batch<T>(
+    pub(super) async fn keyed_batch<T>(
         &self,
         ids: &[String],
         build: impl Fn(&[String], &mut Vec<Arg>) -> String,

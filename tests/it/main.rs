@@ -1,8 +1,15 @@
-//! The one integration-test binary. Store contract tests run on SQLite and MariaDB.
+//! The one integration-test binary. Store and GraphQL contract tests run on SQLite and
+//! MariaDB; HTTP tests drive the real router.
 
 mod fixtures;
 mod support;
 
+mod graphql_batching;
+mod graphql_mutation;
+mod graphql_nodes;
+mod graphql_schema;
+mod http;
+mod playground;
 mod store_contract;
 mod store_datetimes;
 mod store_differential;

@@ -238,3 +238,31 @@ macro_rules! contract {
         }
     };
 }
+
+/// Runs a GraphQL operation against `db` (no HTTP) and returns the whole response as
+/// JSON (`data` and `errors`).
+pub async fn gql(db: &TestDb, query: &str, variables: serde_json::Value) -> serde_json::Value {
+    let schema = ttpgraph::graphql::build_schema(&Default::default());
+    let req = async_graphql::Request::new(query)
+        .variables(async_graphql::Variables::from_json(variables));
+    let resp = ttpgraph::graphql::execute(&schema, &db.store, req).await;
+    serde_json::to_value(&resp).expect("response serialises")
+}
+
+/// `data` of a response that must have no errors.
+pub async fn gql_ok(db: &TestDb, query: &str, variables: serde_json::Value) -> serde_json::Value {
+    let v = gql(db, query, variables).await;
+    assert!(
+        v.get("errors").is_none(),
+        "unexpected errors: {}",
+        v["errors"]
+    );
+    v["data"].clone()
+}
+
+/// The `extensions.code` of the first error.
+pub fn error_code(v: &serde_json::Value) -> &str {
+    v["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<no code>")
+}

@@ -1,0 +1,157 @@
+//! `insertTags`: DECNET's idempotent write path over GraphQL. The uuid is computed
+//! server-side; the whole batch is validated before anything is written.
+
+use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
+
+use super::error::{bad_input, from_store};
+use super::types::scalars::DateTime;
+use super::{limits, rc};
+use crate::attack::catalog;
+use crate::store::validate::is_tactic_id;
+use crate::store::{NewTag, StoreError};
+
+/// One tag to insert.
+#[derive(InputObject)]
+pub struct TagInput {
+    /// Kind of source event (`command`, `session`, `identity`, `intel`, …).
+    pub source_kind: String,
+    /// Id of the source event, e.g. `{session_id}#{index}`.
+    pub source_id: String,
+    /// Attacker anchor (at least one of attackerUuid / identityUuid is required).
+    pub attacker_uuid: Option<String>,
+    /// Identity anchor.
+    pub identity_uuid: Option<String>,
+    /// Session recorder id.
+    pub session_id: Option<String>,
+    /// Decky name.
+    pub decky_id: Option<String>,
+    /// Tactic id (`TA0006`) or name (`credential-access`); stored as the id.
+    pub tactic: String,
+    /// Parent technique id, e.g. `T1110`.
+    pub technique_id: String,
+    /// Full sub-technique id, e.g. `T1110.003`.
+    pub sub_technique_id: Option<String>,
+    /// In [0, 1]; below 0.3 the tag is dropped (counted, not stored).
+    pub confidence: f64,
+    /// Rule id, e.g. `R0014`.
+    pub rule_id: String,
+    /// Rule version.
+    pub rule_version: i32,
+    /// Why the rule fired: a JSON object.
+    pub evidence: Json<serde_json::Value>,
+    /// ATT&CK release of the rule pack (default `v19.2`).
+    pub attack_release: Option<String>,
+    /// Event time (default: now).
+    pub created_at: Option<DateTime>,
+}
+
+/// What `insertTags` did.
+#[derive(SimpleObject)]
+pub struct InsertTagsPayload {
+    /// Tags newly stored.
+    pub inserted: i64,
+    /// Tags under the 0.3 confidence floor, dropped.
+    pub dropped_below_floor: i64,
+    /// Tags already stored (or repeated in the batch): first write wins.
+    pub duplicates: i64,
+    /// Deterministic uuid of every input tag, in input order.
+    pub uuids: Vec<ID>,
+}
+
+/// The root query type.
+pub struct MutationRoot;
+
+/// Root of every write.
+#[Object(name = "Mutation")]
+impl MutationRoot {
+    /// Inserts tags with DECNET's semantics: deterministic uuids, insert-or-ignore, the
+    /// 0.3 confidence floor. An invalid tag fails the whole call; nothing is written.
+    async fn insert_tags(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tags (at most the server's batch limit, 5000 by default).")]
+        tags: Vec<TagInput>,
+    ) -> Result<InsertTagsPayload> {
+        let max = limits(ctx).max_insert_tags;
+        if tags.len() > max {
+            return Err(bad_input(format!(
+                "at most {max} tags per call, got {}",
+                tags.len()
+            )));
+        }
+        let rows = tags
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| to_new_tag(i, t))
+            .collect::<Result<Vec<_>>>()?;
+        let uuids = rows.iter().map(|t| ID(t.uuid().to_string())).collect();
+        let out = rc(ctx)?
+            .store
+            .insert_tags(&rows)
+            .await
+            .map_err(|e| match e {
+                StoreError::InvalidTag {
+                    index,
+                    field,
+                    message,
+                } => bad_input(format!("tags[{index}].{}: {message}", camel(field))),
+                e => from_store(&e),
+            })?;
+        Ok(InsertTagsPayload {
+            inserted: out.inserted as i64,
+            dropped_below_floor: out.below_floor as i64,
+            duplicates: out.duplicates as i64,
+            uuids,
+        })
+    }
+}
+
+fn to_new_tag(i: usize, t: TagInput) -> Result<NewTag> {
+    let tactic = t.tactic.trim();
+    let tactic = if is_tactic_id(tactic) {
+        tactic.to_owned()
+    } else {
+        catalog()
+            .tactic(tactic)
+            .map(|x| x.id.clone())
+            .ok_or_else(|| bad_input(format!("tags[{i}].tactic: unknown tactic {tactic:?}")))?
+    };
+    let mitre_url = catalog()
+        .url(t.sub_technique_id.as_deref().unwrap_or(&t.technique_id))
+        .map(str::to_owned);
+    Ok(NewTag {
+        source_kind: t.source_kind,
+        source_id: t.source_id,
+        attacker_uuid: t.attacker_uuid,
+        identity_uuid: t.identity_uuid,
+        session_id: t.session_id,
+        decky_id: t.decky_id,
+        tactic,
+        technique_id: t.technique_id,
+        sub_technique_id: t.sub_technique_id,
+        confidence: t.confidence,
+        rule_id: t.rule_id,
+        rule_version: i64::from(t.rule_version),
+        evidence: t.evidence.0,
+        attack_release: t.attack_release.unwrap_or_else(|| "v19.2".into()),
+        mitre_url,
+        created_at: t.created_at.map(|d| d.0),
+    })
+}
+
+/// `sub_technique_id` → `subTechniqueId`, so errors name the GraphQL field.
+fn camel(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut upper = false;
+    for c in field.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -1,0 +1,261 @@
+//! The root query: node look-ups, paginated lists, fleet techniques, the inspector and
+//! the ATT&CK catalog.
+
+use async_graphql::{Context, Enum, ID, Object, Result};
+
+use super::error::{bad_input, from_store};
+use super::loaders::{AttackerRow, CampaignIdentities, CampaignRow, IdentityRow, Tagged};
+use super::types::attacker::AttackerNode;
+use super::types::campaign::CampaignNode;
+use super::types::catalog::{AttackTactic, AttackTechnique};
+use super::types::identity::IdentityNode;
+use super::types::page::{
+    AttackerConnection, CampaignConnection, IdentityConnection, cursor, page_args, page_cost,
+};
+use super::types::session::SessionNode;
+use super::types::tag::TagNode;
+use super::types::technique::{FleetTechniqueUsage, filter_key};
+use super::{limits, rc};
+use crate::attack::catalog;
+use crate::store::context::TagAnchor;
+use crate::store::{DEFAULT_INSPECTOR_LIMIT, MAX_INSPECTOR_LIMIT, TechniqueFilter};
+
+/// Which tags the inspector reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::store::InspectorScope")]
+pub enum InspectorScope {
+    /// Tags on the identity and on its attackers.
+    Identity,
+    /// Tags on the attacker (IP).
+    Attacker,
+    /// Tags recorded in the session.
+    Session,
+}
+
+/// The root query type.
+pub struct QueryRoot;
+
+/// Root of every read.
+#[Object(name = "Query")]
+impl QueryRoot {
+    /// An identity by uuid; null when neither DECNET's tables nor any tag know it.
+    async fn identity(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Identity uuid.")] id: ID,
+    ) -> Result<Option<IdentityNode>> {
+        let l = &rc(ctx)?.loaders;
+        let known = l.load_one(IdentityRow(id.0.clone())).await?.is_some()
+            || l.load_one(Tagged(TagAnchor::Identity, id.0.clone()))
+                .await?
+                .unwrap_or(false);
+        Ok(known.then_some(IdentityNode { id: id.0 }))
+    }
+
+    /// An attacker by uuid; null when neither DECNET's tables nor any tag know it.
+    async fn attacker(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Attacker uuid.")] id: ID,
+    ) -> Result<Option<AttackerNode>> {
+        let l = &rc(ctx)?.loaders;
+        if let Some(row) = l.load_one(AttackerRow(id.0.clone())).await? {
+            return Ok(Some(AttackerNode::from_row(row)));
+        }
+        let tagged = l
+            .load_one(Tagged(TagAnchor::Attacker, id.0.clone()))
+            .await?
+            .unwrap_or(false);
+        Ok(tagged.then_some(AttackerNode {
+            id: id.0,
+            row: None,
+        }))
+    }
+
+    /// A campaign by uuid; null when DECNET has no row and no identity names it.
+    async fn campaign(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Campaign uuid.")] id: ID,
+    ) -> Result<Option<CampaignNode>> {
+        let l = &rc(ctx)?.loaders;
+        let known = l.load_one(CampaignRow(id.0.clone())).await?.is_some()
+            || !l
+                .load_one(CampaignIdentities(id.0.clone()))
+                .await?
+                .unwrap_or_default()
+                .is_empty();
+        Ok(known.then_some(CampaignNode { id: id.0 }))
+    }
+
+    /// A session by recorder id; null when no tag names it.
+    async fn session(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Session recorder id.")] id: ID,
+    ) -> Result<Option<SessionNode>> {
+        let tagged = rc(ctx)?
+            .loaders
+            .load_one(Tagged(TagAnchor::Session, id.0.clone()))
+            .await?
+            .unwrap_or(false);
+        Ok(tagged.then_some(SessionNode { id: id.0 }))
+    }
+
+    /// Identities in uuid order, without those merged into another.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    async fn identities(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size (default 20, at most the server's page limit).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Cursor of the last node of the previous page.")] after: Option<String>,
+    ) -> Result<IdentityConnection> {
+        let page = page_args::<String>(limits(ctx), first, after)?;
+        let rows = rc(ctx)?
+            .store
+            .list_identities(page.after.as_deref(), page.first as i64 + 1)
+            .await
+            .map_err(|e| from_store(&e))?;
+        let items = rows
+            .into_iter()
+            .map(|r| (cursor(&r.uuid), IdentityNode { id: r.uuid }))
+            .collect();
+        Ok(IdentityConnection::from_rows(
+            page.after.is_some(),
+            page.first,
+            items,
+        ))
+    }
+
+    /// Attackers (IPs) in uuid order.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    async fn attackers(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size (default 20, at most the server's page limit).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Cursor of the last node of the previous page.")] after: Option<String>,
+    ) -> Result<AttackerConnection> {
+        let page = page_args::<String>(limits(ctx), first, after)?;
+        let rows = rc(ctx)?
+            .store
+            .list_attackers(page.after.as_deref(), page.first as i64 + 1)
+            .await
+            .map_err(|e| from_store(&e))?;
+        let items = rows
+            .into_iter()
+            .map(|r| (cursor(&r.uuid), AttackerNode::from_row(r)))
+            .collect();
+        Ok(AttackerConnection::from_rows(
+            page.after.is_some(),
+            page.first,
+            items,
+        ))
+    }
+
+    /// Campaigns in uuid order, without those merged into another.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    async fn campaigns(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size (default 20, at most the server's page limit).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Cursor of the last node of the previous page.")] after: Option<String>,
+    ) -> Result<CampaignConnection> {
+        let page = page_args::<String>(limits(ctx), first, after)?;
+        let rows = rc(ctx)?
+            .store
+            .list_campaigns(page.after.as_deref(), page.first as i64 + 1)
+            .await
+            .map_err(|e| from_store(&e))?;
+        let items = rows
+            .into_iter()
+            .map(|r| (cursor(&r.uuid), CampaignNode { id: r.uuid }))
+            .collect();
+        Ok(CampaignConnection::from_rows(
+            page.after.is_some(),
+            page.first,
+            items,
+        ))
+    }
+
+    /// Every technique seen in the fleet, with counts and the latest sighting.
+    async fn fleet_techniques(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only tags at least this confident (0..1).")] min_confidence: Option<f64>,
+        #[graphql(
+            desc = "Only tags of these tactics (ids like TA0006 or names like credential-access)."
+        )]
+        tactics: Option<Vec<String>>,
+    ) -> Result<Vec<FleetTechniqueUsage>> {
+        let filter = TechniqueFilter::from(&filter_key(min_confidence, tactics)?);
+        let rows = rc(ctx)?
+            .store
+            .fleet_techniques(&filter)
+            .await
+            .map_err(|e| from_store(&e))?;
+        Ok(rows.into_iter().map(FleetTechniqueUsage).collect())
+    }
+
+    /// Why was this flagged? The raw tags of one scope for one technique, newest first.
+    /// Without `subTechniqueId`, parent-only and sub-technique tags both match.
+    #[graphql(
+        complexity = "(limit.unwrap_or(200).clamp(1, 1000) as usize).saturating_mul(child_complexity.max(1))"
+    )]
+    async fn inspect(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Which tags to read.")] scope: InspectorScope,
+        #[graphql(desc = "Identity uuid, attacker uuid or session id, per scope.")] id: ID,
+        #[graphql(desc = "Parent technique id, e.g. T1110.")] technique_id: String,
+        #[graphql(desc = "Full sub-technique id, e.g. T1110.003.")] sub_technique_id: Option<
+            String,
+        >,
+        #[graphql(desc = "At most this many rows, 1..=1000 (default 200).")] limit: Option<i32>,
+    ) -> Result<Vec<TagNode>> {
+        let limit = i64::from(limit.unwrap_or(DEFAULT_INSPECTOR_LIMIT as i32));
+        if !(1..=MAX_INSPECTOR_LIMIT).contains(&limit) {
+            return Err(bad_input(format!(
+                "limit must be between 1 and {MAX_INSPECTOR_LIMIT}, got {limit}"
+            )));
+        }
+        let rows = rc(ctx)?
+            .store
+            .inspect(
+                scope.into(),
+                &id.0,
+                technique_id.trim(),
+                sub_technique_id.as_deref().map(str::trim),
+                limit,
+            )
+            .await
+            .map_err(|e| from_store(&e))?;
+        Ok(rows.into_iter().map(TagNode).collect())
+    }
+
+    /// An ATT&CK technique or sub-technique by id (revoked and deprecated ones included).
+    async fn technique(
+        &self,
+        #[graphql(desc = "E.g. T1059 or T1059.004.")] id: String,
+    ) -> Option<AttackTechnique> {
+        AttackTechnique::lookup(&id)
+    }
+
+    /// A tactic by id, shortname or name (`defense-evasion` still resolves to TA0005).
+    async fn tactic(
+        &self,
+        #[graphql(desc = "E.g. TA0006 or credential-access.")] id: String,
+    ) -> Option<AttackTactic> {
+        catalog().tactic(&id).map(AttackTactic)
+    }
+
+    /// The 15 Enterprise tactics in matrix order.
+    async fn tactics(&self) -> Vec<AttackTactic> {
+        catalog().tactics().iter().map(AttackTactic).collect()
+    }
+}

@@ -1,0 +1,158 @@
+//! `Attacker`: one source IP seen by the fleet.
+
+use async_graphql::{Context, ID, Object, Result};
+use serde::{Deserialize, Serialize};
+
+use super::identity::IdentityNode;
+use super::page::{TagConnection, cursor, page_args, page_cost};
+use super::scalars::DateTime;
+use super::session::SessionNode;
+use super::tag::TagNode;
+use super::technique::{TechniqueUsage, filter_key};
+use crate::graphql::error::from_store;
+use crate::graphql::loaders::{AttackerRow, AttackerSessions, AttackerTechniques};
+use crate::graphql::{limits, rc};
+use crate::store::{Attacker, Timestamp};
+
+/// An attacker node; carries its row when a list query already fetched it.
+#[derive(Clone)]
+pub struct AttackerNode {
+    pub id: String,
+    pub row: Option<Attacker>,
+}
+
+impl AttackerNode {
+    pub fn from_row(row: Attacker) -> Self {
+        Self {
+            id: row.uuid.clone(),
+            row: Some(row),
+        }
+    }
+
+    async fn row(&self, ctx: &Context<'_>) -> Result<Option<Attacker>> {
+        if let Some(r) = &self.row {
+            return Ok(Some(r.clone()));
+        }
+        Ok(rc(ctx)?
+            .loaders
+            .load_one(AttackerRow(self.id.clone()))
+            .await?)
+    }
+}
+
+/// Cursor of an attacker's raw tags: the last row's time and uuid.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct TagCursor {
+    pub at_us: i64,
+    pub uuid: String,
+}
+
+/// An attacker: one source IP (`attackers.uuid`).
+#[Object(name = "Attacker")]
+impl AttackerNode {
+    /// The attacker's uuid.
+    async fn id(&self) -> ID {
+        ID(self.id.clone())
+    }
+    /// Whether DECNET has a row for it (false when only tags name it).
+    async fn known(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.row(ctx).await?.is_some())
+    }
+    /// Source IP address.
+    async fn ip(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(self.row(ctx).await?.and_then(|r| r.ip))
+    }
+    /// First event from this IP.
+    async fn first_seen(&self, ctx: &Context<'_>) -> Result<Option<DateTime>> {
+        Ok(self
+            .row(ctx)
+            .await?
+            .and_then(|r| r.first_seen)
+            .map(Into::into))
+    }
+    /// Latest event from this IP.
+    async fn last_seen(&self, ctx: &Context<'_>) -> Result<Option<DateTime>> {
+        Ok(self
+            .row(ctx)
+            .await?
+            .and_then(|r| r.last_seen)
+            .map(Into::into))
+    }
+    /// Events recorded for this IP.
+    async fn event_count(&self, ctx: &Context<'_>) -> Result<Option<i64>> {
+        Ok(self.row(ctx).await?.and_then(|r| r.event_count))
+    }
+    /// The identity DECNET clustered it into (null until clustered).
+    async fn identity(&self, ctx: &Context<'_>) -> Result<Option<IdentityNode>> {
+        Ok(self
+            .row(ctx)
+            .await?
+            .and_then(|r| r.identity_id)
+            .map(|id| IdentityNode { id }))
+    }
+    /// Techniques of this IP's tags (identity-rollup tags excluded).
+    async fn techniques(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only tags at least this confident (0..1).")] min_confidence: Option<f64>,
+        #[graphql(
+            desc = "Only tags of these tactics (ids like TA0006 or names like credential-access)."
+        )]
+        tactics: Option<Vec<String>>,
+    ) -> Result<Vec<TechniqueUsage>> {
+        let key = AttackerTechniques(self.id.clone(), filter_key(min_confidence, tactics)?);
+        let rows = rc(ctx)?.loaders.load_one(key).await?.unwrap_or_default();
+        Ok(rows.iter().cloned().map(TechniqueUsage).collect())
+    }
+    /// Sessions this IP's tags were recorded in.
+    async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<SessionNode>> {
+        let ids = rc(ctx)?
+            .loaders
+            .load_one(AttackerSessions(self.id.clone()))
+            .await?
+            .unwrap_or_default();
+        Ok(ids
+            .iter()
+            .map(|id| SessionNode { id: id.clone() })
+            .collect())
+    }
+    /// Raw tags, newest first (the rows behind STIX export), paginated.
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    async fn tags(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size (default 20, at most the server's page limit).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Cursor of the last tag of the previous page.")] after: Option<String>,
+    ) -> Result<TagConnection> {
+        let page = page_args::<TagCursor>(limits(ctx), first, after)?;
+        let after = page
+            .after
+            .map(|c| {
+                chrono::DateTime::from_timestamp_micros(c.at_us)
+                    .map(|t| (Timestamp(t), c.uuid))
+                    .ok_or_else(|| {
+                        crate::graphql::error::bad_input("after is not a cursor this API issued")
+                    })
+            })
+            .transpose()?;
+        let has_after = after.is_some();
+        let rows = rc(ctx)?
+            .store
+            .tags_by_attacker_page(&self.id, after, page.first as i64 + 1)
+            .await
+            .map_err(|e| from_store(&e))?;
+        let items = rows
+            .into_iter()
+            .map(|t| {
+                let c = cursor(&TagCursor {
+                    at_us: t.created_at.0.timestamp_micros(),
+                    uuid: t.uuid.clone(),
+                });
+                (c, TagNode(t))
+            })
+            .collect();
+        Ok(TagConnection::from_rows(has_after, page.first, items))
+    }
+}

@@ -1,0 +1,95 @@
+//! `Campaign`: identities DECNET linked into one operation.
+
+use async_graphql::{Context, ID, Object, Result};
+
+use super::identity::IdentityNode;
+use super::scalars::DateTime;
+use super::technique::{CampaignTechniqueUsage, filter_key};
+use crate::graphql::loaders::{CampaignIdentities, CampaignRow, CampaignTechniques};
+use crate::graphql::rc;
+use crate::store::Campaign;
+
+/// A campaign node (exists for any id; `known` says whether DECNET has its row).
+#[derive(Clone)]
+pub struct CampaignNode {
+    pub id: String,
+}
+
+impl CampaignNode {
+    async fn row(&self, ctx: &Context<'_>) -> Result<Option<Campaign>> {
+        Ok(rc(ctx)?
+            .loaders
+            .load_one(CampaignRow(self.id.clone()))
+            .await?)
+    }
+}
+
+/// A campaign: identities DECNET believes act together.
+#[Object(name = "Campaign")]
+impl CampaignNode {
+    /// The campaign's uuid.
+    async fn id(&self) -> ID {
+        ID(self.id.clone())
+    }
+    /// Whether DECNET has a row for it.
+    async fn known(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.row(ctx).await?.is_some())
+    }
+    /// First observation.
+    async fn first_seen_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime>> {
+        Ok(self
+            .row(ctx)
+            .await?
+            .and_then(|r| r.first_seen_at)
+            .map(Into::into))
+    }
+    /// Latest observation.
+    async fn last_seen_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime>> {
+        Ok(self
+            .row(ctx)
+            .await?
+            .and_then(|r| r.last_seen_at)
+            .map(Into::into))
+    }
+    /// DECNET's linking confidence.
+    async fn confidence(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        Ok(self.row(ctx).await?.and_then(|r| r.confidence).map(|c| c.0))
+    }
+    /// Identities DECNET counts in it.
+    async fn identity_count(&self, ctx: &Context<'_>) -> Result<Option<i64>> {
+        Ok(self.row(ctx).await?.and_then(|r| r.identity_count))
+    }
+    /// The campaign this one was soft-merged into.
+    async fn merged_into(&self, ctx: &Context<'_>) -> Result<Option<CampaignNode>> {
+        Ok(self
+            .row(ctx)
+            .await?
+            .and_then(|r| r.merged_into_uuid)
+            .map(|id| CampaignNode { id }))
+    }
+    /// Its identities (including merged ones, which keep their tags).
+    async fn identities(&self, ctx: &Context<'_>) -> Result<Vec<IdentityNode>> {
+        let v = rc(ctx)?
+            .loaders
+            .load_one(CampaignIdentities(self.id.clone()))
+            .await?
+            .unwrap_or_default();
+        Ok(v.iter()
+            .map(|i| IdentityNode { id: i.uuid.clone() })
+            .collect())
+    }
+    /// Techniques of tags whose own identity belongs to the campaign.
+    async fn techniques(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only tags at least this confident (0..1).")] min_confidence: Option<f64>,
+        #[graphql(
+            desc = "Only tags of these tactics (ids like TA0006 or names like credential-access)."
+        )]
+        tactics: Option<Vec<String>>,
+    ) -> Result<Vec<CampaignTechniqueUsage>> {
+        let key = CampaignTechniques(self.id.clone(), filter_key(min_confidence, tactics)?);
+        let rows = rc(ctx)?.loaders.load_one(key).await?.unwrap_or_default();
+        Ok(rows.iter().cloned().map(CampaignTechniqueUsage).collect())
+    }
+}

@@ -1,0 +1,152 @@
+//! The ATT&CK catalog as GraphQL objects (read-only, embedded, parsed on first use).
+
+use async_graphql::{Enum, Object};
+
+use crate::attack::{self, catalog};
+
+/// Unified Kill Chain phase of a tactic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "crate::attack::KillChainPhase")]
+pub enum KillChainPhase {
+    /// TA0043.
+    Reconnaissance,
+    /// TA0042.
+    ResourceDevelopment,
+    /// TA0001 (Initial Access).
+    Delivery,
+    /// TA0002.
+    Execution,
+    /// TA0003.
+    Persistence,
+    /// TA0004.
+    PrivilegeEscalation,
+    /// TA0005 (Stealth since v19) and TA0112 (Defense Impairment).
+    DefenseEvasion,
+    /// TA0006.
+    CredentialAccess,
+    /// TA0007.
+    Discovery,
+    /// TA0008.
+    LateralMovement,
+    /// TA0009.
+    Collection,
+    /// TA0011.
+    CommandAndControl,
+    /// TA0010.
+    Exfiltration,
+    /// TA0040.
+    Impact,
+}
+
+/// A catalog technique (see the GraphQL description on the impl).
+#[derive(Clone, Copy)]
+pub struct AttackTechnique(pub &'static attack::Technique);
+
+impl AttackTechnique {
+    /// The catalog entry for `id`, if the catalog knows it.
+    pub fn lookup(id: &str) -> Option<Self> {
+        catalog().technique(id).map(Self)
+    }
+}
+
+/// An ATT&CK Enterprise technique or sub-technique (possibly revoked or deprecated).
+#[Object]
+impl AttackTechnique {
+    /// `T1059` or `T1059.004`.
+    async fn id(&self) -> &str {
+        &self.0.id
+    }
+    /// The technique's own name (`Unix Shell`).
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The name DECNET shows: `Parent: Child` for sub-techniques.
+    async fn display_name(&self) -> String {
+        catalog()
+            .display_name(&self.0.id)
+            .unwrap_or_else(|| self.0.name.clone())
+    }
+    /// Page on attack.mitre.org.
+    async fn url(&self) -> &str {
+        &self.0.url
+    }
+    /// True for dotted ids.
+    async fn is_sub_technique(&self) -> bool {
+        self.0.is_sub_technique()
+    }
+    /// The parent technique of a sub-technique.
+    async fn parent(&self) -> Option<AttackTechnique> {
+        catalog().parent(&self.0.id).map(AttackTechnique)
+    }
+    /// Tactics this technique serves, in matrix order (empty when retired).
+    async fn tactics(&self) -> Vec<AttackTactic> {
+        catalog()
+            .technique_tactics(&self.0.id)
+            .into_iter()
+            .map(AttackTactic)
+            .collect()
+    }
+    /// Kill-chain phases of those tactics, in phase order, without repeats.
+    async fn kill_chain_phases(&self) -> Vec<KillChainPhase> {
+        let mut v: Vec<attack::KillChainPhase> = catalog()
+            .technique_tactics(&self.0.id)
+            .into_iter()
+            .filter_map(|t| attack::phase_for_tactic(&t.id))
+            .collect();
+        v.sort();
+        v.dedup();
+        v.into_iter().map(Into::into).collect()
+    }
+    /// MITRE no longer maintains it.
+    async fn deprecated(&self) -> bool {
+        self.0.deprecated
+    }
+    /// MITRE replaced it; see `revokedBy` and `replacement`.
+    async fn revoked(&self) -> bool {
+        self.0.revoked
+    }
+    /// The direct replacement of a revoked technique (may itself be revoked).
+    async fn revoked_by(&self) -> Option<AttackTechnique> {
+        self.0
+            .revoked_by
+            .as_deref()
+            .and_then(AttackTechnique::lookup)
+    }
+    /// The active technique a revoked one ends at, following the revocation chain.
+    async fn replacement(&self) -> Option<AttackTechnique> {
+        catalog().replacement(&self.0.id).map(AttackTechnique)
+    }
+}
+
+/// A catalog tactic (see the GraphQL description on the impl).
+#[derive(Clone, Copy)]
+pub struct AttackTactic(pub &'static attack::Tactic);
+
+/// An ATT&CK Enterprise tactic (a column of the matrix).
+#[Object(name = "Tactic")]
+impl AttackTactic {
+    /// `TA0006`.
+    async fn id(&self) -> &str {
+        &self.0.id
+    }
+    /// `credential-access`.
+    async fn shortname(&self) -> &str {
+        &self.0.shortname
+    }
+    /// `Credential Access`.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Page on attack.mitre.org.
+    async fn url(&self) -> &str {
+        &self.0.url
+    }
+    /// 1-based column in the Enterprise matrix.
+    async fn matrix_order(&self) -> i32 {
+        i32::from(self.0.order)
+    }
+    /// Unified Kill Chain phase of this tactic.
+    async fn kill_chain_phase(&self) -> Option<KillChainPhase> {
+        attack::phase_for_tactic(&self.0.id).map(Into::into)
+    }
+}

@@ -1,0 +1,125 @@
+//! `Identity`: an actor DECNET clustered from several attacker IPs.
+
+use async_graphql::{Context, ID, Object, Result};
+
+use super::attacker::AttackerNode;
+use super::campaign::CampaignNode;
+use super::kill_chain::KillChain;
+use super::scalars::DateTime;
+use super::technique::{TechniqueUsage, filter_key};
+use crate::graphql::loaders::{IdentityAttackers, IdentityPhases, IdentityRow, IdentityTechniques};
+use crate::graphql::rc;
+use crate::store::Identity;
+use crate::store::context::MergeTable;
+
+/// An identity node. It exists for any id DECNET has a row for or any tag names, so
+/// tags on an identity whose row is missing stay reachable.
+#[derive(Clone)]
+pub struct IdentityNode {
+    pub id: String,
+}
+
+impl IdentityNode {
+    async fn row(&self, ctx: &Context<'_>) -> Result<Option<Identity>> {
+        Ok(rc(ctx)?
+            .loaders
+            .load_one(IdentityRow(self.id.clone()))
+            .await?)
+    }
+}
+
+/// An attacker identity: one actor behind one or more IPs.
+#[Object(name = "Identity")]
+impl IdentityNode {
+    /// The identity's uuid (`attacker_identities.uuid`).
+    async fn id(&self) -> ID {
+        ID(self.id.clone())
+    }
+    /// Whether DECNET has a row for it (false when only tags name it).
+    async fn known(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.row(ctx).await?.is_some())
+    }
+    /// First observation of any of its attackers.
+    async fn first_seen_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime>> {
+        Ok(self
+            .row(ctx)
+            .await?
+            .and_then(|r| r.first_seen_at)
+            .map(Into::into))
+    }
+    /// Latest observation.
+    async fn last_seen_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime>> {
+        Ok(self
+            .row(ctx)
+            .await?
+            .and_then(|r| r.last_seen_at)
+            .map(Into::into))
+    }
+    /// DECNET's clustering confidence.
+    async fn confidence(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        Ok(self.row(ctx).await?.and_then(|r| r.confidence).map(|c| c.0))
+    }
+    /// Events attributed to it.
+    async fn observation_count(&self, ctx: &Context<'_>) -> Result<Option<i64>> {
+        Ok(self.row(ctx).await?.and_then(|r| r.observation_count))
+    }
+    /// The campaign DECNET linked it to.
+    async fn campaign(&self, ctx: &Context<'_>) -> Result<Option<CampaignNode>> {
+        Ok(self
+            .row(ctx)
+            .await?
+            .and_then(|r| r.campaign_id)
+            .map(|id| CampaignNode { id }))
+    }
+    /// The identity this one was soft-merged into (TTP rollups do not follow merges).
+    async fn merged_into(&self, ctx: &Context<'_>) -> Result<Option<IdentityNode>> {
+        Ok(self
+            .row(ctx)
+            .await?
+            .and_then(|r| r.merged_into_uuid)
+            .map(|id| IdentityNode { id }))
+    }
+    /// The surviving identity at the end of the merge chain (at most 8 hops); itself when
+    /// not merged, null when DECNET has no row.
+    async fn survivor(&self, ctx: &Context<'_>) -> Result<Option<IdentityNode>> {
+        let r = rc(ctx)?;
+        let survivor = r
+            .store
+            .merge_survivor(MergeTable::Identities, &self.id)
+            .await
+            .map_err(|e| crate::graphql::error::from_store(&e))?;
+        Ok(survivor.map(|id| IdentityNode { id }))
+    }
+    /// Attacker IPs clustered into this identity.
+    async fn attackers(&self, ctx: &Context<'_>) -> Result<Vec<AttackerNode>> {
+        let v = rc(ctx)?
+            .loaders
+            .load_one(IdentityAttackers(self.id.clone()))
+            .await?
+            .unwrap_or_default();
+        Ok(v.iter().cloned().map(AttackerNode::from_row).collect())
+    }
+    /// Techniques of its own tags and of its attackers' tags, each tag counted once.
+    async fn techniques(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only tags at least this confident (0..1).")] min_confidence: Option<f64>,
+        #[graphql(
+            desc = "Only tags of these tactics (ids like TA0006 or names like credential-access)."
+        )]
+        tactics: Option<Vec<String>>,
+    ) -> Result<Vec<TechniqueUsage>> {
+        let key = IdentityTechniques(self.id.clone(), filter_key(min_confidence, tactics)?);
+        let rows = rc(ctx)?.loaders.load_one(key).await?.unwrap_or_default();
+        Ok(rows.iter().cloned().map(TechniqueUsage).collect())
+    }
+    /// Unified Kill Chain view: its tags' tactics per decky, over time.
+    async fn kill_chain(&self, ctx: &Context<'_>) -> Result<KillChain> {
+        let rows = rc(ctx)?
+            .loaders
+            .load_one(IdentityPhases(self.id.clone()))
+            .await?
+            .unwrap_or_default();
+        Ok(KillChain(rows))
+    }
+}

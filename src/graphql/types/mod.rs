@@ -1,0 +1,12 @@
+//! One file per GraphQL type family.
+
+pub mod attacker;
+pub mod campaign;
+pub mod catalog;
+pub mod identity;
+pub mod kill_chain;
+pub mod page;
+pub mod scalars;
+pub mod session;
+pub mod tag;
+pub mod technique;

@@ -1,0 +1,128 @@
+//! Relay-style cursor pagination with bounded page sizes. The connection types are our
+//! own (not async-graphql's generic ones) so every type and field carries a description.
+
+use async_graphql::connection::{CursorType, OpaqueCursor};
+use async_graphql::{Result, SimpleObject};
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::attacker::AttackerNode;
+use super::campaign::CampaignNode;
+use super::identity::IdentityNode;
+use super::tag::TagNode;
+use crate::config::Limits;
+use crate::graphql::error::bad_input;
+
+/// Where a page sits in the whole list.
+#[derive(SimpleObject, Default)]
+pub struct PageInfo {
+    /// More items follow: pass `endCursor` as `after`.
+    pub has_next_page: bool,
+    /// This page was requested with `after`.
+    pub has_previous_page: bool,
+    /// Cursor of the first item of this page.
+    pub start_cursor: Option<String>,
+    /// Cursor of the last item of this page.
+    pub end_cursor: Option<String>,
+}
+
+macro_rules! connection {
+    ($conn:ident, $edge:ident, $node:ty, $what:literal) => {
+        #[doc = concat!("A page of ", $what, ".")]
+        #[derive(SimpleObject)]
+        pub struct $conn {
+            /// The items with their cursors.
+            pub edges: Vec<$edge>,
+            /// The items alone.
+            pub nodes: Vec<$node>,
+            /// Cursors and whether more pages exist.
+            pub page_info: PageInfo,
+        }
+
+        #[doc = concat!("One of the ", $what, " and its cursor.")]
+        #[derive(SimpleObject)]
+        pub struct $edge {
+            /// Opaque position of this item: pass it as `after` to continue from here.
+            pub cursor: String,
+            /// The item.
+            pub node: $node,
+        }
+
+        impl $conn {
+            /// Builds a page from `(cursor, node)` pairs of at most `first + 1` fetched
+            /// rows; the extra row only tells that a next page exists.
+            pub fn from_rows(
+                has_previous: bool,
+                first: usize,
+                mut items: Vec<(String, $node)>,
+            ) -> Self {
+                let has_next = items.len() > first;
+                items.truncate(first);
+                let page_info = PageInfo {
+                    has_next_page: has_next,
+                    has_previous_page: has_previous,
+                    start_cursor: items.first().map(|i| i.0.clone()),
+                    end_cursor: items.last().map(|i| i.0.clone()),
+                };
+                let nodes = items.iter().map(|i| i.1.clone()).collect();
+                let edges = items
+                    .into_iter()
+                    .map(|(cursor, node)| $edge { cursor, node })
+                    .collect();
+                Self {
+                    edges,
+                    nodes,
+                    page_info,
+                }
+            }
+        }
+    };
+}
+
+connection!(IdentityConnection, IdentityEdge, IdentityNode, "identities");
+connection!(AttackerConnection, AttackerEdge, AttackerNode, "attackers");
+connection!(CampaignConnection, CampaignEdge, CampaignNode, "campaigns");
+connection!(TagConnection, TagEdge, TagNode, "raw tags");
+
+/// Validated `first`/`after` arguments.
+pub struct PageArgs<C> {
+    pub first: usize,
+    pub after: Option<C>,
+}
+
+/// Checks `first` against the limits and decodes the opaque `after` cursor.
+pub fn page_args<C: Serialize + DeserializeOwned>(
+    limits: &Limits,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<PageArgs<C>> {
+    let first = match first {
+        None => limits.default_page_size,
+        Some(n) if n >= 1 && (n as usize) <= limits.max_page_size => n as usize,
+        Some(n) => {
+            return Err(bad_input(format!(
+                "first must be between 1 and {}, got {n}",
+                limits.max_page_size
+            )));
+        }
+    };
+    let after = match after {
+        None => None,
+        Some(s) => Some(
+            OpaqueCursor::<C>::decode_cursor(&s)
+                .map_err(|_| bad_input("after is not a cursor this API issued"))?
+                .0,
+        ),
+    };
+    Ok(PageArgs { first, after })
+}
+
+/// Encodes a cursor value.
+pub fn cursor<C: Serialize + DeserializeOwned + Clone>(c: &C) -> String {
+    OpaqueCursor(c.clone()).encode_cursor()
+}
+
+/// Complexity of a paginated field: its page size times the cost of one node.
+pub fn page_cost(first: Option<i32>, child: usize) -> usize {
+    let n = first.map_or(20, |f| f.clamp(1, 1000) as usize);
+    n.saturating_mul(child.max(1)).saturating_add(1)
+}

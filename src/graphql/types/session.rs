@@ -1,0 +1,62 @@
+//! `Session`: one SSH/telnet session recording (there is no sessions table; the tags are
+//! the only record).
+
+use async_graphql::{Context, ID, Object, Result};
+
+use super::attacker::AttackerNode;
+use super::technique::{TechniqueUsage, filter_key};
+use crate::graphql::loaders::{SessionParticipants, SessionTechniques};
+use crate::graphql::rc;
+
+/// A session node.
+#[derive(Clone)]
+pub struct SessionNode {
+    pub id: String,
+}
+
+/// A recorded SSH/telnet session, known through its tags.
+#[Object(name = "Session")]
+impl SessionNode {
+    /// The session recorder's id.
+    async fn id(&self) -> ID {
+        ID(self.id.clone())
+    }
+    /// Attackers whose tags name this session.
+    async fn attackers(&self, ctx: &Context<'_>) -> Result<Vec<AttackerNode>> {
+        let f = rc(ctx)?
+            .loaders
+            .load_one(SessionParticipants(self.id.clone()))
+            .await?
+            .unwrap_or_default();
+        Ok(f.attacker_uuids
+            .iter()
+            .map(|id| AttackerNode {
+                id: id.clone(),
+                row: None,
+            })
+            .collect())
+    }
+    /// Deckies the session's tags were recorded on.
+    async fn deckies(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        let f = rc(ctx)?
+            .loaders
+            .load_one(SessionParticipants(self.id.clone()))
+            .await?
+            .unwrap_or_default();
+        Ok(f.decky_ids.clone())
+    }
+    /// Techniques of the session's tags.
+    async fn techniques(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only tags at least this confident (0..1).")] min_confidence: Option<f64>,
+        #[graphql(
+            desc = "Only tags of these tactics (ids like TA0006 or names like credential-access)."
+        )]
+        tactics: Option<Vec<String>>,
+    ) -> Result<Vec<TechniqueUsage>> {
+        let key = SessionTechniques(self.id.clone(), filter_key(min_confidence, tactics)?);
+        let rows = rc(ctx)?.loaders.load_one(key).await?.unwrap_or_default();
+        Ok(rows.iter().cloned().map(TechniqueUsage).collect())
+    }
+}
