@@ -5,8 +5,10 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{database_url, redact_url};
+use crate::config::{Limits, database_url, redact_url};
 use crate::demo::{DemoConfig, fill};
+use crate::graphql::SchemaOptions;
+use crate::http::HttpOptions;
 use crate::store::{Store, StoreOptions};
 
 #[derive(Debug, Parser)]
@@ -56,6 +58,85 @@ pub struct ServeArgs {
     /// Do not serve GraphiQL on `GET /`.
     #[arg(long, env = "TTPGRAPH_NO_GRAPHIQL")]
     pub no_graphiql: bool,
+    /// Turn GraphQL introspection off (production deployments that publish no schema).
+    #[arg(long, env = "TTPGRAPH_NO_INTROSPECTION")]
+    pub no_introspection: bool,
+    /// Origin allowed cross-origin access (repeatable); none means same-origin only.
+    #[arg(
+        long = "cors-origin",
+        env = "TTPGRAPH_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Query and transport limits (defaults in [`crate::config::Limits`] and
+/// [`crate::http::HttpOptions`]).
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Deepest selection nesting.
+    #[arg(long, env = "TTPGRAPH_MAX_DEPTH", default_value_t = Limits::default().max_depth)]
+    pub max_depth: usize,
+    /// Largest query cost (list fields cost their page size times their children).
+    #[arg(long, env = "TTPGRAPH_MAX_COMPLEXITY", default_value_t = Limits::default().max_complexity)]
+    pub max_complexity: usize,
+    /// Most fields a query may select once its fragments are expanded.
+    #[arg(long, env = "TTPGRAPH_MAX_EXPANDED_FIELDS", default_value_t = Limits::default().max_expanded_fields)]
+    pub max_expanded_fields: usize,
+    /// Most aliases in a query.
+    #[arg(long, env = "TTPGRAPH_MAX_ALIASES", default_value_t = Limits::default().max_aliases)]
+    pub max_aliases: usize,
+    /// Most root fields in an operation.
+    #[arg(long, env = "TTPGRAPH_MAX_ROOT_FIELDS", default_value_t = Limits::default().max_root_fields)]
+    pub max_root_fields: usize,
+    /// Largest page (`first:`) of a list.
+    #[arg(long, env = "TTPGRAPH_MAX_PAGE_SIZE", default_value_t = Limits::default().max_page_size)]
+    pub max_page_size: usize,
+    /// Execution deadline of one request, in milliseconds.
+    #[arg(long, env = "TTPGRAPH_REQUEST_TIMEOUT_MS", default_value_t = Limits::default().request_timeout.as_millis() as u64)]
+    pub request_timeout_ms: u64,
+    /// Largest request body in bytes.
+    #[arg(long, env = "TTPGRAPH_MAX_BODY_BYTES", default_value_t = HttpOptions::default().max_body_bytes)]
+    pub max_body_bytes: usize,
+    /// GraphQL requests executing at once; more are refused with 503.
+    #[arg(long, env = "TTPGRAPH_MAX_CONCURRENCY", default_value_t = HttpOptions::default().max_concurrent_requests)]
+    pub max_concurrency: usize,
+    /// Largest JSON batch of queries; 0 (default) refuses batches.
+    #[arg(long, env = "TTPGRAPH_MAX_BATCH", default_value_t = 0)]
+    pub max_batch: usize,
+}
+
+impl ServeArgs {
+    /// The schema's options from the flags.
+    pub fn schema_options(&self) -> SchemaOptions {
+        let l = &self.limits;
+        SchemaOptions {
+            limits: Limits {
+                max_depth: l.max_depth,
+                max_complexity: l.max_complexity,
+                max_expanded_fields: l.max_expanded_fields,
+                max_aliases: l.max_aliases,
+                max_root_fields: l.max_root_fields,
+                max_page_size: l.max_page_size.max(1),
+                request_timeout: Duration::from_millis(l.request_timeout_ms.max(1)),
+                ..Limits::default()
+            },
+            disable_introspection: self.no_introspection,
+        }
+    }
+
+    /// The HTTP options from the flags.
+    pub fn http_options(&self) -> HttpOptions {
+        HttpOptions {
+            graphiql: !self.no_graphiql,
+            max_body_bytes: self.limits.max_body_bytes,
+            max_concurrent_requests: self.limits.max_concurrency.max(1),
+            max_batch: self.limits.max_batch,
+            cors_origins: self.cors_origins.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

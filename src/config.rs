@@ -47,24 +47,35 @@ mod tests {
     }
 }
 
-/// Every limit of the public API in one place, with production defaults. Each is
-/// enforced before any resolver or SQL runs, unless noted.
+/// Every limit of the public API in one place, with production defaults. The query
+/// limits are enforced before any resolver or SQL runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
-    /// Deepest selection nesting.
+    /// Deepest selection nesting (async-graphql).
     pub max_depth: usize,
-    /// Summed field cost; list fields cost their page size or limit times their children.
+    /// Summed field cost (async-graphql); list fields cost their page size or limit times
+    /// their children, rollup lists a flat 10 times.
     pub max_complexity: usize,
-    /// Nesting of the parser's recursion (lists, objects, fragments).
+    /// Recursion of async-graphql's document walks (lists, objects, fragments).
     pub max_recursive_depth: usize,
-    /// Directives on one field.
+    /// Directives on one field (async-graphql).
     pub max_directives_per_field: usize,
+    /// `{`/`[`/`(` nesting of the raw text, checked before parsing.
+    pub max_text_nesting: usize,
+    /// Fields selected once fragments are expanded (the fragment fan-out guard).
+    pub max_expanded_fields: usize,
+    /// Aliased fields in a document (expanded).
+    pub max_aliases: usize,
+    /// Root fields of an operation.
+    pub max_root_fields: usize,
     /// Largest `first:` of a paginated list.
     pub max_page_size: usize,
     /// Default `first:` of a paginated list.
     pub default_page_size: usize,
     /// Tags in one `insertTags` call.
     pub max_insert_tags: usize,
+    /// Execution deadline of one request.
+    pub request_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -74,9 +85,14 @@ impl Default for Limits {
             max_complexity: 20_000,
             max_recursive_depth: 32,
             max_directives_per_field: 4,
+            max_text_nesting: 64,
+            max_expanded_fields: 5_000,
+            max_aliases: 30,
+            max_root_fields: 20,
             max_page_size: 100,
             default_page_size: 20,
             max_insert_tags: 5_000,
+            request_timeout: std::time::Duration::from_secs(15),
         }
     }
 }

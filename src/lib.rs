@@ -10,4 +10,5 @@ pub mod config;
 pub mod demo;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
 pub mod store;

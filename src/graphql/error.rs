@@ -9,6 +9,10 @@ use crate::store::StoreError;
 /// The `extensions.code` values clients can rely on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
+    /// The document does not parse.
+    ParseFailed,
+    /// The document is not valid against the schema.
+    ValidationFailed,
     BadUserInput,
     Unauthenticated,
     Forbidden,
@@ -20,6 +24,8 @@ pub enum Code {
 impl Code {
     pub fn as_str(self) -> &'static str {
         match self {
+            Code::ParseFailed => "GRAPHQL_PARSE_FAILED",
+            Code::ValidationFailed => "GRAPHQL_VALIDATION_FAILED",
             Code::BadUserInput => "BAD_USER_INPUT",
             Code::Unauthenticated => "UNAUTHENTICATED",
             Code::Forbidden => "FORBIDDEN",
@@ -71,5 +77,80 @@ pub struct StoreErrorRef(pub std::sync::Arc<StoreError>);
 impl From<StoreError> for StoreErrorRef {
     fn from(e: StoreError) -> Self {
         Self(std::sync::Arc::new(e))
+    }
+}
+
+/// Gives every error of `resp` a code. Ours already have one; the rest come from
+/// async-graphql: parse errors, validation (including its depth/complexity limits, which
+/// are `QUERY_TOO_COMPLEX`), and input coercion during execution (`BAD_USER_INPUT`).
+pub fn assign_codes(resp: &mut async_graphql::Response) {
+    let executed = !matches!(resp.data, async_graphql::Value::Null);
+    for e in &mut resp.errors {
+        if e.extensions
+            .as_ref()
+            .is_some_and(|x| x.get("code").is_some())
+        {
+            continue;
+        }
+        let code = classify(&e.message, executed || !e.path.is_empty());
+        e.extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code.as_str());
+    }
+}
+
+fn classify(message: &str, during_execution: bool) -> Code {
+    const TOO_COMPLEX: [&str; 5] = [
+        "Query is too complex",
+        "Query is nested too deep",
+        "recursion limit exceeded",
+        "The recursion depth",
+        "The number of directives",
+    ];
+    if TOO_COMPLEX.iter().any(|m| message.contains(m)) {
+        Code::QueryTooComplex
+    } else if during_execution {
+        Code::BadUserInput
+    } else if message.contains(" --> ")
+        || message.starts_with("expected")
+        || message.contains("= expected")
+    {
+        Code::ParseFailed
+    } else if message.starts_with("Invalid value for argument") || message.starts_with("Variable") {
+        Code::BadUserInput
+    } else {
+        Code::ValidationFailed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_async_graphqls_own_errors() {
+        assert_eq!(
+            classify("Query is too complex.", false),
+            Code::QueryTooComplex
+        );
+        assert_eq!(
+            classify("Query is nested too deep.", false),
+            Code::QueryTooComplex
+        );
+        assert_eq!(
+            classify(
+                " --> 1:3\n  |\n1 | {\n  |   ^---\n  |\n  = expected name",
+                false
+            ),
+            Code::ParseFailed
+        );
+        assert_eq!(
+            classify("Unknown field \"nope\" on type \"Query\".", false),
+            Code::ValidationFailed
+        );
+        assert_eq!(
+            classify("Failed to parse \"Int\": not an integer", true),
+            Code::BadUserInput
+        );
     }
 }

@@ -232,6 +232,7 @@ impl Loader<IdentityTechniques> for StoreLoader {
     type Value = Arc<Vec<TechniqueRollup>>;
     type Error = StoreErrorRef;
     async fn load(&self, keys: &[IdentityTechniques]) -> Res<IdentityTechniques, Self::Value> {
+        crate::metrics::loader_batch("IdentityTechniques", keys.len());
         by_filter(
             keys,
             |k| (&k.0, &k.1),
@@ -245,6 +246,7 @@ impl Loader<AttackerTechniques> for StoreLoader {
     type Value = Arc<Vec<TechniqueRollup>>;
     type Error = StoreErrorRef;
     async fn load(&self, keys: &[AttackerTechniques]) -> Res<AttackerTechniques, Self::Value> {
+        crate::metrics::loader_batch("AttackerTechniques", keys.len());
         by_filter(
             keys,
             |k| (&k.0, &k.1),
@@ -258,6 +260,7 @@ impl Loader<SessionTechniques> for StoreLoader {
     type Value = Arc<Vec<TechniqueRollup>>;
     type Error = StoreErrorRef;
     async fn load(&self, keys: &[SessionTechniques]) -> Res<SessionTechniques, Self::Value> {
+        crate::metrics::loader_batch("SessionTechniques", keys.len());
         by_filter(
             keys,
             |k| (&k.0, &k.1),
@@ -271,6 +274,7 @@ impl Loader<CampaignTechniques> for StoreLoader {
     type Value = Arc<Vec<CampaignTechniqueRollup>>;
     type Error = StoreErrorRef;
     async fn load(&self, keys: &[CampaignTechniques]) -> Res<CampaignTechniques, Self::Value> {
+        crate::metrics::loader_batch("CampaignTechniques", keys.len());
         by_filter(
             keys,
             |k| (&k.0, &k.1),
@@ -284,6 +288,7 @@ impl Loader<AttackerRow> for StoreLoader {
     type Value = Attacker;
     type Error = StoreErrorRef;
     async fn load(&self, keys: &[AttackerRow]) -> Res<AttackerRow, Attacker> {
+        crate::metrics::loader_batch("AttackerRow", keys.len());
         Ok(rekey(
             keys,
             |k| &k.0,
@@ -296,6 +301,7 @@ impl Loader<IdentityRow> for StoreLoader {
     type Value = Identity;
     type Error = StoreErrorRef;
     async fn load(&self, keys: &[IdentityRow]) -> Res<IdentityRow, Identity> {
+        crate::metrics::loader_batch("IdentityRow", keys.len());
         Ok(rekey(
             keys,
             |k| &k.0,
@@ -308,6 +314,7 @@ impl Loader<CampaignRow> for StoreLoader {
     type Value = Campaign;
     type Error = StoreErrorRef;
     async fn load(&self, keys: &[CampaignRow]) -> Res<CampaignRow, Campaign> {
+        crate::metrics::loader_batch("CampaignRow", keys.len());
         Ok(rekey(
             keys,
             |k| &k.0,
@@ -320,6 +327,7 @@ impl Loader<Tagged> for StoreLoader {
     type Value = bool;
     type Error = StoreErrorRef;
     async fn load(&self, keys: &[Tagged]) -> Res<Tagged, bool> {
+        crate::metrics::loader_batch("Tagged", keys.len());
         let mut out = HashMap::with_capacity(keys.len());
         for anchor in [TagAnchor::Identity, TagAnchor::Attacker, TagAnchor::Session] {
             let ks: Vec<&Tagged> = keys.iter().filter(|k| k.0 == anchor).collect();
@@ -340,6 +348,7 @@ impl Loader<IdentityAttackers> for StoreLoader {
     type Value = Arc<Vec<Attacker>>;
     type Error = StoreErrorRef;
     async fn load(&self, keys: &[IdentityAttackers]) -> Res<IdentityAttackers, Self::Value> {
+        crate::metrics::loader_batch("IdentityAttackers", keys.len());
         let m = self
             .store
             .attackers_of_identities(&ids(keys, |k| &k.0))
@@ -356,6 +365,7 @@ impl Loader<CampaignIdentities> for StoreLoader {
     type Value = Arc<Vec<Identity>>;
     type Error = StoreErrorRef;
     async fn load(&self, keys: &[CampaignIdentities]) -> Res<CampaignIdentities, Self::Value> {
+        crate::metrics::loader_batch("CampaignIdentities", keys.len());
         let m = self
             .store
             .identities_of_campaigns(&ids(keys, |k| &k.0))
@@ -372,6 +382,7 @@ impl Loader<SessionParticipants> for StoreLoader {
     type Value = Arc<SessionFacts>;
     type Error = StoreErrorRef;
     async fn load(&self, keys: &[SessionParticipants]) -> Res<SessionParticipants, Self::Value> {
+        crate::metrics::loader_batch("SessionParticipants", keys.len());
         let m = self.store.session_facts(&ids(keys, |k| &k.0)).await?;
         Ok(rekey(
             keys,
@@ -385,6 +396,7 @@ impl Loader<AttackerSessions> for StoreLoader {
     type Value = Arc<Vec<String>>;
     type Error = StoreErrorRef;
     async fn load(&self, keys: &[AttackerSessions]) -> Res<AttackerSessions, Self::Value> {
+        crate::metrics::loader_batch("AttackerSessions", keys.len());
         let m = self
             .store
             .sessions_of_attackers(&ids(keys, |k| &k.0))
@@ -401,6 +413,7 @@ impl Loader<IdentityPhases> for StoreLoader {
     type Value = Arc<Vec<DeckyPhase>>;
     type Error = StoreErrorRef;
     async fn load(&self, keys: &[IdentityPhases]) -> Res<IdentityPhases, Self::Value> {
+        crate::metrics::loader_batch("IdentityPhases", keys.len());
         let m = self.store.decky_phases_batch(&ids(keys, |k| &k.0)).await?;
         Ok(rekey(
             keys,

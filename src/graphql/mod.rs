@@ -3,6 +3,7 @@
 //! [`build_schema`] does no I/O, so tests and `ttpgraph schema` need no server.
 
 pub mod error;
+pub mod guards;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
@@ -39,6 +40,7 @@ pub fn build_schema(opts: &SchemaOptions) -> AppSchema {
         .limit_complexity(l.max_complexity)
         .limit_recursive_depth(l.max_recursive_depth)
         .limit_directives(l.max_directives_per_field)
+        .extension(guards::DocumentGuard(Arc::new(l.clone())))
         .disable_suggestions();
     if opts.disable_introspection {
         b = b.disable_introspection();
@@ -87,9 +89,17 @@ pub(crate) fn limits<'a>(ctx: &Context<'a>) -> &'a Limits {
         .unwrap_or(&DEFAULT)
 }
 
-/// Executes one request against `store` with fresh per-request loaders.
+/// Executes one request against `store` with fresh per-request loaders, under the
+/// schema's deadline; every error in the response carries `extensions.code`.
 pub async fn execute(schema: &AppSchema, store: &Store, request: Request) -> Response {
     let queue = LoadQueue::default();
     let request = request.data(RequestCtx::new(store, &queue));
-    loaders::drive(schema.execute(request), queue).await
+    let deadline = schema
+        .data::<Arc<Limits>>()
+        .map_or_else(|| Limits::default().request_timeout, |l| l.request_timeout);
+    let mut resp =
+        guards::timeout::with_deadline(deadline, loaders::drive(schema.execute(request), queue))
+            .await;
+    error::assign_codes(&mut resp);
+    resp
 }

@@ -184,6 +184,7 @@ impl QueryRoot {
     }
 
     /// Every technique seen in the fleet, with counts and the latest sighting.
+    #[graphql(complexity = "50 * child_complexity")]
     async fn fleet_techniques(
         &self,
         ctx: &Context<'_>,

@@ -1,23 +1,58 @@
 //! `/graphql` per the GraphQL-over-HTTP spec: POST with a JSON body, GET with query
 //! parameters for queries only (a mutation over GET is 405), and the
 //! `application/graphql-response+json` media type when the client asks for it.
+//!
+//! These handlers replace async-graphql-axum's extractor, which reads the body without
+//! honouring axum's `DefaultBodyLimit`: here the body goes through `Bytes`, so an
+//! oversized body is a 413 before any parsing.
+
+use std::time::Instant;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchRequest, Request};
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{BatchRequest, Request, Value};
 
 use super::AppState;
+use super::layers::REQUEST_ID;
 use crate::graphql::execute;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
 /// `POST /graphql` with `application/json`.
-pub async fn post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let modern = wants_graphql_response(&headers);
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let msg = format!(
+                "the request body is larger than {} bytes",
+                s.opts.max_body_bytes
+            );
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                &msg,
+                modern,
+            );
+        }
+        Err(_) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "the body could not be read",
+                modern,
+            );
+        }
+    };
     let json_body = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -27,30 +62,51 @@ pub async fn post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) ->
                 .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
         });
     if !json_body {
-        return request_error(
+        let msg = "POST bodies must be application/json";
+        return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "POST bodies must be application/json",
+            "BAD_REQUEST",
+            msg,
             modern,
         );
     }
-    let request = match serde_json::from_slice::<BatchRequest>(&body) {
-        Ok(BatchRequest::Single(r)) => r,
-        Ok(BatchRequest::Batch(_)) => {
-            return request_error(
-                StatusCode::BAD_REQUEST,
-                "batched requests are not enabled on this server",
-                modern,
+    let request_id = request_id(&headers);
+    match serde_json::from_slice::<BatchRequest>(&body) {
+        Ok(BatchRequest::Single(r)) => run(&s, r, modern, &request_id).await,
+        Ok(BatchRequest::Batch(_)) if s.opts.max_batch == 0 => error_response(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "batched requests are not enabled on this server",
+            modern,
+        ),
+        Ok(BatchRequest::Batch(rs)) if rs.len() > s.opts.max_batch || rs.is_empty() => {
+            let msg = format!(
+                "a batch holds 1 to {} requests, got {}",
+                s.opts.max_batch,
+                rs.len()
             );
+            error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", &msg, modern)
         }
-        Err(_) => {
-            return request_error(
-                StatusCode::BAD_REQUEST,
-                "the body is not a GraphQL request in JSON",
-                modern,
-            );
+        Ok(BatchRequest::Batch(rs)) => {
+            let mut out = Vec::with_capacity(rs.len());
+            for r in rs {
+                // Batches are for reads: a mutation inside one gets no all-or-nothing guarantee.
+                if is_mutation(&r) {
+                    out.push(serde_json::json!({"errors": [{"message": "mutations cannot be batched", "extensions": {"code": "BAD_REQUEST"}}]}));
+                    continue;
+                }
+                let resp = execute_measured(&s, r, &request_id).await;
+                out.push(serde_json::to_value(&resp).unwrap_or(serde_json::Value::Null));
+            }
+            json_response(StatusCode::OK, &out, modern)
         }
-    };
-    run(&s, request, modern).await
+        Err(_) => error_response(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "the body is not a GraphQL request in JSON",
+            modern,
+        ),
+    }
 }
 
 /// `GET /graphql?query=…`: queries only.
@@ -59,36 +115,81 @@ pub async fn get(State(s): State<AppState>, headers: HeaderMap, RawQuery(q): Raw
     let request = match async_graphql::http::parse_query_string(q.as_deref().unwrap_or("")) {
         Ok(r) => r,
         Err(_) => {
-            return request_error(
-                StatusCode::BAD_REQUEST,
-                "missing or malformed query parameters",
-                modern,
-            );
+            let msg = "missing or malformed query parameters";
+            return error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", msg, modern);
         }
     };
     if is_mutation(&request) {
-        let mut resp = request_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "mutations must be sent with POST",
-            modern,
-        );
+        let msg = "mutations must be sent with POST";
+        let mut resp = error_response(StatusCode::METHOD_NOT_ALLOWED, "BAD_REQUEST", msg, modern);
         resp.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return resp;
     }
-    run(&s, request, modern).await
+    run(&s, request, modern, &request_id(&headers)).await
 }
 
-async fn run(s: &AppState, request: Request, modern: bool) -> Response {
-    let resp = execute(&s.schema, &s.store, request).await;
+async fn run(s: &AppState, request: Request, modern: bool, request_id: &str) -> Response {
+    let resp = execute_measured(s, request, request_id).await;
     // With the modern media type, a request that never executed (syntax, validation,
     // limits) is a 400; legacy `application/json` clients always get 200.
-    let status = if modern && resp.is_err() && resp.data == async_graphql::Value::Null {
+    let status = if modern && resp.is_err() && resp.data == Value::Null {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
     json_response(status, &resp, modern)
+}
+
+/// Executes, records metrics, and tags internal errors with the request id so an
+/// operator can find the logged cause.
+async fn execute_measured(
+    s: &AppState,
+    request: Request,
+    request_id: &str,
+) -> async_graphql::Response {
+    let started = Instant::now();
+    let operation = request.operation_name.clone();
+    let mut resp = execute(&s.schema, &s.store, request).await;
+    let code_of = |e: &async_graphql::ServerError| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .and_then(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                _ => None,
+            })
+    };
+    let outcome = if resp.errors.is_empty() {
+        "ok"
+    } else if resp
+        .errors
+        .iter()
+        .any(|e| code_of(e).as_deref() == Some("TIMEOUT"))
+    {
+        "timeout"
+    } else if resp.data == Value::Null {
+        "rejected"
+    } else {
+        "error"
+    };
+    for e in &mut resp.errors {
+        if code_of(e).as_deref() == Some("INTERNAL") {
+            e.extensions
+                .get_or_insert_with(Default::default)
+                .set("requestId", request_id);
+        }
+    }
+    crate::metrics::request(operation.as_deref(), outcome, started.elapsed());
+    resp
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned()
 }
 
 fn wants_graphql_response(headers: &HeaderMap) -> bool {
@@ -99,20 +200,21 @@ fn wants_graphql_response(headers: &HeaderMap) -> bool {
 }
 
 /// Selected operation is a mutation? (Unparseable documents are left to the executor,
-/// which reports the syntax error.)
+/// which reports the syntax error; the text-nesting guard runs before this parse.)
 fn is_mutation(r: &Request) -> bool {
+    if crate::graphql::guards::nesting::check(&r.query, 256).is_err() {
+        return false;
+    }
     let Ok(doc) = async_graphql::parser::parse_query(&r.query) else {
         return false;
     };
     let op = match (&r.operation_name, &doc.operations) {
-        (_, async_graphql::parser::types::DocumentOperations::Single(op)) => Some(&op.node),
-        (Some(name), async_graphql::parser::types::DocumentOperations::Multiple(ops)) => ops
+        (_, DocumentOperations::Single(op)) => Some(&op.node),
+        (Some(name), DocumentOperations::Multiple(ops)) => ops
             .iter()
             .find(|(n, _)| n.as_str() == name)
             .map(|(_, op)| &op.node),
-        (None, async_graphql::parser::types::DocumentOperations::Multiple(ops)) => {
-            ops.values().next().map(|op| &op.node)
-        }
+        (None, DocumentOperations::Multiple(ops)) => ops.values().next().map(|op| &op.node),
     };
     op.is_some_and(|o| o.ty == OperationType::Mutation)
 }
@@ -130,9 +232,8 @@ fn json_response<T: serde::Serialize>(status: StatusCode, body: &T, modern: bool
 }
 
 /// A transport-level error in GraphQL's error shape, with a code.
-pub fn request_error(status: StatusCode, message: &str, modern: bool) -> Response {
-    let body = serde_json::json!({
-        "errors": [{ "message": message, "extensions": { "code": "BAD_REQUEST" } }]
-    });
+pub fn error_response(status: StatusCode, code: &str, message: &str, modern: bool) -> Response {
+    let body =
+        serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     json_response(status, &body, modern)
 }

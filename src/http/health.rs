@@ -20,3 +20,14 @@ pub async fn readyz(State(s): State<AppState>) -> (StatusCode, &'static str) {
         }
     }
 }
+
+/// Prometheus text exposition of [`crate::metrics`].
+pub async fn metrics() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(),
+    )
+}

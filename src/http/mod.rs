@@ -1,8 +1,9 @@
-//! The HTTP layer: axum router, GraphQL endpoints, GraphiQL, health. It owns transport
-//! concerns only; everything GraphQL lives in [`crate::graphql`].
+//! The HTTP layer: axum router, GraphQL endpoints, GraphiQL, health and metrics. It owns
+//! transport concerns only; everything GraphQL lives in [`crate::graphql`].
 
 mod graphql;
 mod health;
+pub mod layers;
 
 use std::sync::Arc;
 
@@ -11,19 +12,35 @@ use axum::response::Html;
 use axum::routing::get;
 
 use crate::cli::ServeArgs;
-use crate::graphql::{AppSchema, SchemaOptions, build_schema};
+use crate::graphql::{AppSchema, build_schema};
 use crate::store::Store;
 
-/// Transport settings of the server.
+pub use graphql::error_response;
+
+/// Transport settings of the server, with production defaults.
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
     /// Serve GraphiQL on `GET /`.
     pub graphiql: bool,
+    /// Largest request body; bigger ones get 413.
+    pub max_body_bytes: usize,
+    /// GraphQL requests executing at once; more get 503 (load shedding).
+    pub max_concurrent_requests: usize,
+    /// Largest JSON batch (an array of requests); 0 turns batching off.
+    pub max_batch: usize,
+    /// Origins allowed cross-origin access (CORS); empty means same-origin only.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        Self { graphiql: true }
+        Self {
+            graphiql: true,
+            max_body_bytes: 64 * 1024,
+            max_concurrent_requests: 64,
+            max_batch: 0,
+            cors_origins: Vec::new(),
+        }
     }
 }
 
@@ -35,16 +52,27 @@ pub struct AppState {
     pub opts: Arc<HttpOptions>,
 }
 
-/// The full router (also what tests drive without a socket).
+/// The full application (also what tests drive without a socket).
 pub fn router(state: AppState) -> Router {
-    let mut r = Router::new()
+    let shedder = layers::Shedder(Arc::new(tokio::sync::Semaphore::new(
+        state.opts.max_concurrent_requests.max(1),
+    )));
+    let graphql = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route_layer(axum::middleware::from_fn_with_state(
+            shedder,
+            layers::shed_load,
+        ));
+    let mut r = Router::new()
+        .merge(graphql)
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz));
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics));
     if state.opts.graphiql {
         r = r.route("/", get(graphiql));
     }
-    r.with_state(state)
+    let opts = state.opts.clone();
+    layers::apply(r.with_state(state), &opts)
 }
 
 async fn graphiql() -> Html<String> {
@@ -62,11 +90,9 @@ pub async fn serve(
     args: ServeArgs,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let state = AppState {
-        schema: build_schema(&SchemaOptions::default()),
+        schema: build_schema(&args.schema_options()),
         store: store.clone(),
-        opts: Arc::new(HttpOptions {
-            graphiql: !args.no_graphiql,
-        }),
+        opts: Arc::new(args.http_options()),
     };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, graphiql = state.opts.graphiql, "ttpgraph listening");

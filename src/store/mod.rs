@@ -167,6 +167,7 @@ impl Store {
 
     fn count_statement(&self) {
         self.inner.statements.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::sql_statement();
     }
 
     /// Runs the migrations of this dialect (idempotent; safe on a database DECNET created).

@@ -138,7 +138,13 @@ async fn graphiql_and_health() {
     .await;
     assert_eq!(s, StatusCode::OK);
 
-    let off = self::app(&db, HttpOptions { graphiql: false });
+    let off = self::app(
+        &db,
+        HttpOptions {
+            graphiql: false,
+            ..Default::default()
+        },
+    );
     let (s, _, _) = send(&off, Request::get("/").body(Body::empty()).expect("req")).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "GraphiQL can be switched off");
 }

@@ -4,11 +4,14 @@
 mod fixtures;
 mod support;
 
+mod fuzz;
 mod graphql_batching;
 mod graphql_mutation;
 mod graphql_nodes;
 mod graphql_schema;
+mod guards;
 mod http;
+mod http_layers;
 mod playground;
 mod store_contract;
 mod store_datetimes;

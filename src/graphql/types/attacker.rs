@@ -91,6 +91,7 @@ impl AttackerNode {
             .map(|id| IdentityNode { id }))
     }
     /// Techniques of this IP's tags (identity-rollup tags excluded).
+    #[graphql(complexity = "10 * child_complexity")]
     async fn techniques(
         &self,
         ctx: &Context<'_>,
@@ -105,6 +106,7 @@ impl AttackerNode {
         Ok(rows.iter().cloned().map(TechniqueUsage).collect())
     }
     /// Sessions this IP's tags were recorded in.
+    #[graphql(complexity = "10 * child_complexity")]
     async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<SessionNode>> {
         let ids = rc(ctx)?
             .loaders

@@ -68,6 +68,7 @@ impl CampaignNode {
             .map(|id| CampaignNode { id }))
     }
     /// Its identities (including merged ones, which keep their tags).
+    #[graphql(complexity = "10 * child_complexity")]
     async fn identities(&self, ctx: &Context<'_>) -> Result<Vec<IdentityNode>> {
         let v = rc(ctx)?
             .loaders
@@ -79,6 +80,7 @@ impl CampaignNode {
             .collect())
     }
     /// Techniques of tags whose own identity belongs to the campaign.
+    #[graphql(complexity = "10 * child_complexity")]
     async fn techniques(
         &self,
         ctx: &Context<'_>,

@@ -91,6 +91,7 @@ impl IdentityNode {
         Ok(survivor.map(|id| IdentityNode { id }))
     }
     /// Attacker IPs clustered into this identity.
+    #[graphql(complexity = "10 * child_complexity")]
     async fn attackers(&self, ctx: &Context<'_>) -> Result<Vec<AttackerNode>> {
         let v = rc(ctx)?
             .loaders
@@ -100,6 +101,7 @@ impl IdentityNode {
         Ok(v.iter().cloned().map(AttackerNode::from_row).collect())
     }
     /// Techniques of its own tags and of its attackers' tags, each tag counted once.
+    #[graphql(complexity = "10 * child_complexity")]
     async fn techniques(
         &self,
         ctx: &Context<'_>,

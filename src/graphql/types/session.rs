@@ -22,6 +22,7 @@ impl SessionNode {
         ID(self.id.clone())
     }
     /// Attackers whose tags name this session.
+    #[graphql(complexity = "10 * child_complexity")]
     async fn attackers(&self, ctx: &Context<'_>) -> Result<Vec<AttackerNode>> {
         let f = rc(ctx)?
             .loaders
@@ -46,6 +47,7 @@ impl SessionNode {
         Ok(f.decky_ids.clone())
     }
     /// Techniques of the session's tags.
+    #[graphql(complexity = "10 * child_complexity")]
     async fn techniques(
         &self,
         ctx: &Context<'_>,

@@ -1,0 +1,77 @@
+//! Guards that run before validation, resolvers or SQL. async-graphql's own depth,
+//! complexity, recursion and directive limits are set in [`super::build_schema`]; these
+//! cover what it lacks or does too late:
+//! - [`nesting`]: bracket nesting of the raw text, checked before the parser recurses;
+//! - [`fanout`]: the size of the document with fragments expanded (memoised), plus
+//!   aliases and root fields — async-graphql expands fragments without memoisation in its
+//!   own checks, so a 1 KB document of doubling fragments costs exponential CPU there;
+//! - [`timeout`]: the execution deadline.
+
+pub mod fanout;
+pub mod nesting;
+pub mod timeout;
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+};
+use async_graphql::{Request, ServerError, ServerResult};
+
+use crate::config::Limits;
+use crate::graphql::error::Code;
+
+/// Installs the document checks as an async-graphql extension (at `prepare_request`,
+/// i.e. before async-graphql parses, checks or validates anything itself).
+pub struct DocumentGuard(pub Arc<Limits>);
+
+impl ExtensionFactory for DocumentGuard {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(DocumentGuardExt(self.0.clone()))
+    }
+}
+
+struct DocumentGuardExt(Arc<Limits>);
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for DocumentGuardExt {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let l = &self.0;
+        nesting::check(&request.query, l.max_text_nesting).map_err(too_complex)?;
+        // Parse once here (the parsed document is kept for async-graphql), then measure.
+        let doc = request.parsed_query()?;
+        let shape = fanout::measure(doc).map_err(too_complex)?;
+        if shape.expanded_fields > l.max_expanded_fields {
+            return Err(too_complex(format!(
+                "the query selects {} fields once fragments are expanded; the limit is {}",
+                shape.expanded_fields, l.max_expanded_fields
+            )));
+        }
+        if shape.aliases > l.max_aliases {
+            return Err(too_complex(format!(
+                "the query uses {} aliases; the limit is {}",
+                shape.aliases, l.max_aliases
+            )));
+        }
+        if shape.root_fields > l.max_root_fields {
+            return Err(too_complex(format!(
+                "the operation has {} root fields; the limit is {}",
+                shape.root_fields, l.max_root_fields
+            )));
+        }
+        next.run(ctx, request).await
+    }
+}
+
+fn too_complex(message: String) -> ServerError {
+    let mut e = ServerError::new(message, None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", Code::QueryTooComplex.as_str());
+    e.extensions = Some(ext);
+    e
+}

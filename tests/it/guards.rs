@@ -1,0 +1,249 @@
+//! One test per guard: each limit rejects with `QUERY_TOO_COMPLEX` (or the documented
+//! code) before any resolver or SQL runs — the store's statement counter proves it.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+use crate::support::{Backend, TestDb, error_code};
+use ttpgraph::config::Limits;
+use ttpgraph::graphql::{SchemaOptions, build_schema, execute};
+
+async fn run(db: &TestDb, limits: Limits, query: &str) -> Value {
+    let schema = build_schema(&SchemaOptions {
+        limits,
+        ..Default::default()
+    });
+    serde_json::to_value(execute(&schema, &db.store, async_graphql::Request::new(query)).await)
+        .expect("json")
+}
+
+/// Asserts `query` is refused with `code` and that no SQL ran.
+async fn refused(db: &TestDb, query: &str, code: &str) -> Value {
+    let before = db.store.statements_executed();
+    let v = run(db, Limits::default(), query).await;
+    assert_eq!(error_code(&v), code, "{v}");
+    assert!(v["data"].is_null(), "{v}");
+    assert_eq!(
+        db.store.statements_executed(),
+        before,
+        "no SQL may run for a refused query"
+    );
+    v
+}
+
+#[tokio::test]
+async fn depth_limit() {
+    let db = TestDb::new(Backend::Sqlite).await.expect("db");
+    // 14 levels of cheap single-object fields: deep, but not costly.
+    let q = format!(
+        "{{ campaign(id: \"c\") {{ {} id {} }} }}",
+        "mergedInto { ".repeat(13),
+        "}".repeat(13)
+    );
+    let q = q.as_str();
+    let v = refused(&db, q, "QUERY_TOO_COMPLEX").await;
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("too deep"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn complexity_limit_costs_lists_by_page_size() {
+    let db = TestDb::new(Backend::Sqlite).await.expect("db");
+    // 100 attackers × 10 sessions × 10 techniques × 4 fields ≈ 40,000 > 20,000.
+    let q = "{ attackers(first: 100) { nodes { sessions { techniques { techniqueId count firstSeen lastSeen } } } } }";
+    refused(&db, q, "QUERY_TOO_COMPLEX").await;
+    // The same shape with a small page is fine.
+    let ok = run(&db, Limits::default(), "{ attackers(first: 5) { nodes { sessions { techniques { techniqueId count firstSeen lastSeen } } } } }").await;
+    assert!(ok.get("errors").is_none(), "{ok}");
+    // The inspector is costed by its limit.
+    let fields = "uuid sourceKind sourceId tactic techniqueId subTechniqueId confidence ruleId ruleVersion evidence createdAt attackRelease mitreUrl deckyId";
+    let q = format!(
+        "{{ a: inspect(scope: ATTACKER, id: \"a\", techniqueId: \"T1\", limit: 1000) {{ {fields} }} b: inspect(scope: ATTACKER, id: \"a\", techniqueId: \"T1\", limit: 1000) {{ {fields} }} }}"
+    );
+    refused(&db, &q, "QUERY_TOO_COMPLEX").await;
+}
+
+#[tokio::test]
+async fn recursion_directive_alias_and_root_field_limits() {
+    let db = TestDb::new(Backend::Sqlite).await.expect("db");
+    // async-graphql's recursion limit (32) on selection nesting, hit before the depth check.
+    let nested = format!("{{ {} __typename {} }}", "a { ".repeat(40), "}".repeat(40));
+    let v = refused(&db, &nested, "QUERY_TOO_COMPLEX").await;
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("recursion"),
+        "{v}"
+    );
+    let directives = "{ tactics @include(if: true) @skip(if: false) @include(if: true) @skip(if: false) @include(if: true) { id } }";
+    refused(&db, directives, "QUERY_TOO_COMPLEX").await;
+    let aliases: String = (0..31)
+        .map(|i| format!(" t{i}: tactics {{ id }}"))
+        .collect();
+    let v = refused(&db, &format!("{{{aliases} }}"), "QUERY_TOO_COMPLEX").await;
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("aliases"),
+        "{v}"
+    );
+    let roots: String = (0..21).map(|_| " tactics { id }").collect();
+    let v = refused(&db, &format!("{{{roots} }}"), "QUERY_TOO_COMPLEX").await;
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("root fields"),
+        "{v}"
+    );
+    let within: String = (0..20)
+        .map(|i| format!(" t{i}: tactics {{ id }}"))
+        .collect();
+    let ok = run(&db, Limits::default(), &format!("{{{within} }}")).await;
+    assert!(
+        ok.get("errors").is_none(),
+        "20 aliased root fields are allowed: {ok}"
+    );
+}
+
+#[tokio::test]
+async fn deep_text_nesting_is_refused_before_parsing() {
+    let db = TestDb::new(Backend::Sqlite).await.expect("db");
+    // 30,000 levels would recurse the parser off the stack; refused lexically first.
+    let q = format!("{}{}", "{a".repeat(30_000), "}".repeat(30_000));
+    let started = Instant::now();
+    refused(&db, &q, "QUERY_TOO_COMPLEX").await;
+    assert!(started.elapsed() < Duration::from_millis(200));
+}
+
+/// The example: ~1 KB of doubling fragments, 2^25 fields once expanded.
+fn fan_out_query(levels: usize) -> String {
+    let mut q = String::from("query{...F0}");
+    for i in 0..levels {
+        q.push_str(&format!(
+            " fragment F{i} on Query{{__typename ...F{n} ...F{n}}}",
+            n = i + 1
+        ));
+    }
+    q.push_str(&format!(" fragment F{levels} on Query{{__typename}}"));
+    q
+}
+
+#[tokio::test]
+async fn fragment_fan_out_is_refused_in_well_under_100ms() {
+    let db = TestDb::new(Backend::Sqlite).await.expect("db");
+    let q = fan_out_query(25);
+    assert!(q.len() < 1500, "about 1 KB: {}", q.len());
+    let started = Instant::now();
+    let v = refused(&db, &q, "QUERY_TOO_COMPLEX").await;
+    let took = started.elapsed();
+    eprintln!("fragment fan-out ({} bytes) refused in {took:?}", q.len());
+    assert!(took < Duration::from_millis(100), "took {took:?}");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("fragments are expanded"),
+        "{v}"
+    );
+    // A handful of honest fragments still works.
+    let ok = run(&db, Limits::default(), &fan_out_query(3)).await;
+    assert!(ok.get("errors").is_none(), "{ok}");
+}
+
+/// A query stuck behind a table lock hits the deadline, gets `TIMEOUT`, and its SQL is
+/// abandoned. (MariaDB: `LOCK TABLES … WRITE` from another session blocks our SELECT.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execution_deadline_gives_timeout() {
+    let Some(db) = TestDb::new(Backend::MySql).await else {
+        return;
+    };
+    let mut locker = sqlx::MySqlConnection::connect(&db.url)
+        .await
+        .expect("second session");
+    sqlx::query("LOCK TABLES ttp_tag WRITE")
+        .execute(&mut locker)
+        .await
+        .expect("lock");
+    let limits = Limits {
+        request_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let started = Instant::now();
+    let v = run(&db, limits, "{ fleetTechniques { count } }").await;
+    assert_eq!(error_code(&v), "TIMEOUT", "{v}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    sqlx::query("UNLOCK TABLES")
+        .execute(&mut locker)
+        .await
+        .expect("unlock");
+    let fine = run(&db, Limits::default(), "{ fleetTechniques { count } }").await;
+    assert!(fine.get("errors").is_none(), "the server recovers: {fine}");
+}
+
+#[tokio::test]
+async fn every_error_has_a_code() {
+    let db = TestDb::new(Backend::Sqlite).await.expect("db");
+    for (q, code) in [
+        ("{ tactics { id ", "GRAPHQL_PARSE_FAILED"),
+        ("{ nope }", "GRAPHQL_VALIDATION_FAILED"),
+        ("{ tactics { id name { x } } }", "GRAPHQL_VALIDATION_FAILED"),
+        (
+            "{ attackers(first: \"x\") { nodes { id } } }",
+            "BAD_USER_INPUT",
+        ),
+        (
+            "{ attackers(first: 1000) { nodes { id } } }",
+            "BAD_USER_INPUT",
+        ),
+    ] {
+        let v = run(&db, Limits::default(), q).await;
+        assert_eq!(error_code(&v), code, "{q}: {v}");
+    }
+    let schema = build_schema(&SchemaOptions::default());
+    let req =
+        async_graphql::Request::new("query($n: Int!) { attackers(first: $n) { nodes { id } } }")
+            .variables(async_graphql::Variables::from_json(json!({"n": "ten"})));
+    let v = serde_json::to_value(execute(&schema, &db.store, req).await).expect("json");
+    assert_eq!(error_code(&v), "BAD_USER_INPUT", "{v}");
+}
+
+#[tokio::test]
+async fn introspection_can_be_switched_off() {
+    let db = TestDb::new(Backend::Sqlite).await.expect("db");
+    let schema = build_schema(&SchemaOptions {
+        disable_introspection: true,
+        ..Default::default()
+    });
+    let v = serde_json::to_value(
+        execute(&schema, &db.store, "{ __schema { types { name } } }".into()).await,
+    )
+    .expect("json");
+    assert!(
+        v.get("errors").is_some() || v["data"]["__schema"].is_null(),
+        "{v}"
+    );
+    let on = build_schema(&SchemaOptions::default());
+    let v = serde_json::to_value(
+        execute(&on, &db.store, "{ __schema { types { name } } }".into()).await,
+    )
+    .expect("json");
+    assert!(
+        v["data"]["__schema"]["types"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty())
+    );
+}

@@ -1,0 +1,300 @@
+//! The transport guards, through the real router: body limit, batching, load shedding,
+//! panic isolation, masked internal errors, CORS, metrics, readiness.
+
+use std::time::Duration;
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode, header};
+use axum::routing::get;
+use serde_json::Value;
+use sqlx::Connection;
+use tower::ServiceExt;
+
+use crate::support::{Backend, TestDb};
+use ttpgraph::graphql::{SchemaOptions, build_schema};
+use ttpgraph::http::{AppState, HttpOptions, layers, router};
+use ttpgraph::store::{Store, StoreOptions};
+
+fn app_for(store: &Store, opts: HttpOptions) -> axum::Router {
+    router(AppState {
+        schema: build_schema(&SchemaOptions::default()),
+        store: store.clone(),
+        opts: opts.into(),
+    })
+}
+
+async fn send(
+    app: &axum::Router,
+    req: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let resp = app.clone().oneshot(req).await.expect("router answers");
+    let (parts, body) = resp.into_parts();
+    let bytes = to_bytes(body, 4 << 20).await.expect("body");
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+fn post(body: impl Into<String>) -> Request<Body> {
+    Request::post("/graphql")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.into()))
+        .expect("req")
+}
+
+fn json(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413() {
+    let db = TestDb::new(Backend::Sqlite).await.expect("db");
+    let app = app_for(&db.store, HttpOptions::default());
+    let padding = " ".repeat(70 * 1024);
+    let (s, _, body) = send(
+        &app,
+        post(format!(r#"{{"query":"{{ __typename {padding} }}"}}"#)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(
+        json(&body)["errors"][0]["extensions"]["code"],
+        "PAYLOAD_TOO_LARGE"
+    );
+    let (s, _, _) = send(&app, post(r#"{"query":"{ __typename }"}"#)).await;
+    assert_eq!(s, StatusCode::OK, "small bodies pass");
+}
+
+#[tokio::test]
+async fn batches_are_off_by_default_and_bounded_when_on() {
+    let db = TestDb::new(Backend::Sqlite).await.expect("db");
+    let batch = |n: usize| format!("[{}]", vec![r#"{"query":"{ __typename }"}"#; n].join(","));
+    let off = app_for(&db.store, HttpOptions::default());
+    assert_eq!(send(&off, post(batch(2))).await.0, StatusCode::BAD_REQUEST);
+    let on = app_for(
+        &db.store,
+        HttpOptions {
+            max_batch: 2,
+            ..Default::default()
+        },
+    );
+    let (s, _, body) = send(&on, post(batch(2))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(json(&body).as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        send(&on, post(batch(3))).await.0,
+        StatusCode::BAD_REQUEST,
+        "over the bound"
+    );
+    let mixed = r#"[{"query":"{ __typename }"},{"query":"mutation { insertTags(tags: []) { inserted } }"}]"#;
+    let (_, _, body) = send(&on, post(mixed)).await;
+    assert_eq!(
+        json(&body)[1]["errors"][0]["message"],
+        "mutations cannot be batched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_over_the_concurrency_limit_are_shed_with_503() {
+    let db = TestDb::new(Backend::Sqlite).await.expect("db");
+    let app = app_for(
+        &db.store,
+        HttpOptions {
+            max_concurrent_requests: 1,
+            ..Default::default()
+        },
+    );
+    // Another writer holds SQLite's write lock, so this insert waits inside its request.
+    let mut locker = sqlx::SqliteConnection::connect(&db.url).await.expect("raw");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut locker)
+        .await
+        .expect("lock");
+    let insert = r#"{"query":"mutation { insertTags(tags: [{sourceKind: \"command\", sourceId: \"x\", attackerUuid: \"a\", tactic: \"TA0007\", techniqueId: \"T1083\", confidence: 0.9, ruleId: \"R1\", ruleVersion: 1, evidence: {}}]) { inserted } }"}"#;
+    let slow = tokio::spawn({
+        let app = app.clone();
+        async move { send(&app, post(insert)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (s, h, body) = send(&app, post(r#"{"query":"{ __typename }"}"#)).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(h[header::RETRY_AFTER], "1");
+    assert_eq!(json(&body)["errors"][0]["extensions"]["code"], "OVERLOADED");
+    sqlx::query("ROLLBACK")
+        .execute(&mut locker)
+        .await
+        .expect("unlock");
+    let (s, _, body) = slow.await.expect("join");
+    assert_eq!(
+        (s, json(&body)["data"]["insertTags"]["inserted"].as_i64()),
+        (StatusCode::OK, Some(1))
+    );
+    assert_eq!(
+        send(&app, post(r#"{"query":"{ __typename }"}"#)).await.0,
+        StatusCode::OK,
+        "permits are returned"
+    );
+}
+
+#[tokio::test]
+async fn a_panic_is_a_500_for_that_request_only() {
+    let opts = HttpOptions::default();
+    let app = layers::apply(
+        axum::Router::new()
+            .route(
+                "/boom",
+                get(|| async {
+                    if true {
+                        panic!("resolver bug")
+                    } else {
+                        "unreachable"
+                    }
+                }),
+            )
+            .route("/ok", get(|| async { "fine" })),
+        &opts,
+    );
+    let (s, _, body) = send(
+        &app,
+        Request::get("/boom").body(Body::empty()).expect("req"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(json(&body)["errors"][0]["extensions"]["code"], "INTERNAL");
+    assert!(
+        !body.contains("resolver bug"),
+        "the panic message stays in the log: {body}"
+    );
+    let (s, _, body) = send(&app, Request::get("/ok").body(Body::empty()).expect("req")).await;
+    assert_eq!((s, body.as_str()), (StatusCode::OK, "fine"));
+}
+
+#[tokio::test]
+async fn database_errors_are_masked_with_a_request_id() {
+    let db = TestDb::new(Backend::Sqlite).await.expect("db");
+    let app = app_for(&db.store, HttpOptions::default());
+    db.raw("DROP TABLE ttp_tag").await;
+    let req = Request::post("/graphql")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-request-id", "req-1234")
+        .body(Body::from(r#"{"query":"{ fleetTechniques { count } }"}"#))
+        .expect("req");
+    let (s, h, body) = send(&app, req).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h["x-request-id"], "req-1234", "the request id is echoed");
+    let v = json(&body);
+    assert_eq!(v["errors"][0]["extensions"]["code"], "INTERNAL");
+    assert_eq!(v["errors"][0]["extensions"]["requestId"], "req-1234");
+    for leak in [
+        "ttp_tag",
+        "SELECT",
+        "sqlite",
+        "no such table",
+        "/tmp",
+        ".db",
+    ] {
+        assert!(
+            !body.to_lowercase().contains(&leak.to_lowercase()),
+            "{leak} leaked: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cors_is_same_origin_unless_configured() {
+    let db = TestDb::new(Backend::Sqlite).await.expect("db");
+    let preflight = |origin: &str| {
+        Request::options("/graphql")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .body(Body::empty())
+            .expect("req")
+    };
+    let closed = app_for(&db.store, HttpOptions::default());
+    let (_, h, _) = send(&closed, preflight("https://soc.example")).await;
+    assert!(h.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+    let open = app_for(
+        &db.store,
+        HttpOptions {
+            cors_origins: vec!["https://soc.example".into()],
+            ..Default::default()
+        },
+    );
+    let (_, h, _) = send(&open, preflight("https://soc.example")).await;
+    assert_eq!(
+        h[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://soc.example"
+    );
+    let (_, h, _) = send(&open, preflight("https://evil.example")).await;
+    assert!(h.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+}
+
+#[tokio::test]
+async fn metrics_and_readiness() {
+    let db = TestDb::new(Backend::Sqlite).await.expect("db");
+    db.store
+        .insert_attackers(&[crate::fixtures::attacker(crate::fixtures::A1, None)])
+        .await
+        .expect("attacker");
+    let app = app_for(&db.store, HttpOptions::default());
+    let q = r#"{"query":"query MetricsProbe { attackers(first: 3) { nodes { techniques { count } } } }","operationName":"MetricsProbe"}"#;
+    assert_eq!(send(&app, post(q)).await.0, StatusCode::OK);
+    let (s, h, text) = send(
+        &app,
+        Request::get("/metrics").body(Body::empty()).expect("req"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        h[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap_or("")
+            .starts_with("text/plain")
+    );
+    assert!(
+        text.contains(r#"ttpgraph_graphql_requests_total{operation="MetricsProbe",outcome="ok"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("ttpgraph_graphql_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(text.contains("ttpgraph_sql_statements_total"), "{text}");
+    assert!(text.contains("ttpgraph_dataloader_batch_size"), "{text}");
+
+    let (s, _, _) = send(
+        &app,
+        Request::get("/readyz").body(Body::empty()).expect("req"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    // A database that does not answer: not ready, but alive.
+    let opts = StoreOptions {
+        acquire_timeout: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let gone = Store::connect("mysql://root@127.0.0.1:9/nowhere", &opts)
+        .await
+        .expect("lazy pool");
+    let app = app_for(&gone, HttpOptions::default());
+    assert_eq!(
+        send(
+            &app,
+            Request::get("/readyz").body(Body::empty()).expect("req")
+        )
+        .await
+        .0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        send(
+            &app,
+            Request::get("/healthz").body(Body::empty()).expect("req")
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+}
