@@ -2,6 +2,7 @@
 //! parameters for queries only (a mutation over GET is 405), and the
 //! `application/graphql-response+json` media type when the client asks for it.
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -11,12 +12,18 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, Request};
 
 use super::AppState;
+use crate::auth::Principal;
 use crate::graphql::execute;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
 /// `POST /graphql` with `application/json`.
-pub async fn post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(s): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let modern = wants_graphql_response(&headers);
     let json_body = headers
         .get(header::CONTENT_TYPE)
@@ -50,11 +57,16 @@ pub async fn post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) ->
             );
         }
     };
-    run(&s, request, modern).await
+    run(&s, request, principal, modern).await
 }
 
 /// `GET /graphql?query=…`: queries only.
-pub async fn get(State(s): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+pub async fn get(
+    State(s): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     let modern = wants_graphql_response(&headers);
     let request = match async_graphql::http::parse_query_string(q.as_deref().unwrap_or("")) {
         Ok(r) => r,
@@ -76,10 +88,19 @@ pub async fn get(State(s): State<AppState>, headers: HeaderMap, RawQuery(q): Raw
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return resp;
     }
-    run(&s, request, modern).await
+    run(&s, request, principal, modern).await
 }
 
-async fn run(s: &AppState, request: Request, modern: bool) -> Response {
+/// Runs with the caller the auth middleware found (without one, `execute` refuses).
+async fn run(
+    s: &AppState,
+    mut request: Request,
+    principal: Option<Extension<Principal>>,
+    modern: bool,
+) -> Response {
+    if let Some(Extension(p)) = principal {
+        request = request.data(p);
+    }
     let resp = execute(&s.schema, &s.store, request).await;
     // With the modern media type, a request that never executed (syntax, validation,
     // limits) is a 400; legacy `application/json` clients always get 200.

@@ -1,15 +1,19 @@
 //! The HTTP layer: axum router, GraphQL endpoints, GraphiQL, health. It owns transport
-//! concerns only; everything GraphQL lives in [`crate::graphql`].
+//! concerns only; everything GraphQL lives in [`crate::graphql`], token checks in
+//! [`crate::auth`].
 
+mod auth;
 mod graphql;
 mod health;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::middleware::from_fn_with_state;
 use axum::response::Html;
 use axum::routing::get;
 
+use crate::auth::Authenticator;
 use crate::cli::ServeArgs;
 use crate::graphql::{AppSchema, SchemaOptions, build_schema};
 use crate::store::Store;
@@ -33,12 +37,18 @@ pub struct AppState {
     pub schema: AppSchema,
     pub store: Store,
     pub opts: Arc<HttpOptions>,
+    /// Who may call `/graphql` ([`Authenticator::open`] for none).
+    pub auth: Authenticator,
 }
 
-/// The full router (also what tests drive without a socket).
+/// The full router (also what tests drive without a socket). Only `/graphql` is behind
+/// authentication: probes and GraphiQL's static page need no token.
 pub fn router(state: AppState) -> Router {
-    let mut r = Router::new()
+    let graphql = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route_layer(from_fn_with_state(state.auth.clone(), auth::require));
+    let mut r = Router::new()
+        .merge(graphql)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));
     if state.opts.graphiql {
@@ -60,6 +70,7 @@ async fn graphiql() -> Html<String> {
 pub async fn serve(
     store: Store,
     args: ServeArgs,
+    auth: Authenticator,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let state = AppState {
         schema: build_schema(&SchemaOptions::default()),
@@ -67,9 +78,10 @@ pub async fn serve(
         opts: Arc::new(HttpOptions {
             graphiql: !args.no_graphiql,
         }),
+        auth,
     };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    tracing::info!(addr = %listener.local_addr()?, graphiql = state.opts.graphiql, "ttpgraph listening");
+    tracing::info!(addr = %listener.local_addr()?, graphiql = state.opts.graphiql, auth = !state.auth.is_open(), "ttpgraph listening");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
