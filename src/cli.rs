@@ -1,11 +1,14 @@
-//! Command line: `serve`, `migrate`, `demo`. Each command is a thin shell over the library.
+//! Command line: `serve`, `migrate`, `demo`, `schema`, `user add`, `token`. Each command
+//! is a thin shell over the library.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Limits, database_url, redact_url};
+use crate::auth::users::{create_user, mint_for_username};
+use crate::auth::{Authenticator, JwtSecret, Role, check_listen};
+use crate::config::{Limits, database_url, jwt_secret, parse_duration, redact_url};
 use crate::demo::{DemoConfig, fill};
 use crate::graphql::SchemaOptions;
 use crate::http::HttpOptions;
@@ -32,6 +35,81 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print the GraphQL schema (SDL); `ttpgraph schema > schema.graphql` regenerates it.
     Schema,
+    /// Manage users in DECNET's `users` table (for deployments without DECNET's dashboard).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Mint a DECNET access token for a user (as DECNET's login does) and print it.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. It has no password (ttpgraph has no login endpoint; DECNET users log
+    /// in through DECNET): get it a token with `ttpgraph token`.
+    Add(UserAddArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UserAddArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The new user's name (unique).
+    #[arg(long)]
+    pub username: String,
+    /// `viewer` (reads) or `admin` (reads and insertTags).
+    #[arg(long, value_name = "viewer|admin", value_parser = parse_role)]
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// Whose token: a username in the `users` table.
+    #[arg(long)]
+    pub username: String,
+    /// How long the token is valid (`90s`, `15m`, `1h`, `7d`).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub ttl: Duration,
+}
+
+#[derive(Clone, Args)]
+pub struct AuthArgs {
+    /// HS256 secret of DECNET's tokens, at least 32 bytes. Prefer the environment: a flag
+    /// shows in the process list [env: TTPGRAPH_JWT_SECRET, then DECNET_JWT_SECRET; without
+    /// one, `serve` runs without authentication, on a loopback address only]
+    #[arg(
+        long,
+        env = "TTPGRAPH_JWT_SECRET",
+        hide_env = true,
+        hide_env_values = true
+    )]
+    pub jwt_secret: Option<String>,
+}
+
+impl std::fmt::Debug for AuthArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthArgs")
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+impl AuthArgs {
+    /// The configured secret (flag, `TTPGRAPH_JWT_SECRET`, `DECNET_JWT_SECRET`), checked;
+    /// `None` when none is set.
+    pub fn secret(&self) -> Result<Option<JwtSecret>, AnyError> {
+        match jwt_secret(self.jwt_secret.as_deref()) {
+            Some(s) => Ok(Some(JwtSecret::new(&s)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("{s:?} is not a role: use viewer or admin"))
 }
 
 #[derive(Debug, Clone, Args)]
@@ -70,6 +148,12 @@ pub struct ServeArgs {
     pub cors_origins: Vec<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// How long user and revoked-token look-ups are cached (`0` disables the cache). A
+    /// logout or role change in DECNET takes up to this long to apply here.
+    #[arg(long, env = "TTPGRAPH_AUTH_CACHE_TTL", default_value = "10s", value_parser = parse_duration)]
+    pub auth_cache_ttl: Duration,
 }
 
 /// Query and transport limits (defaults in [`crate::config::Limits`] and
@@ -235,11 +319,61 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
             Ok(())
         }
         Command::Serve(args) => {
+            // Both checks come before anything is opened or bound.
+            let secret = args.auth.secret()?;
+            check_listen(args.listen, secret.is_some())?;
             let store = open(&args.db).await?;
             if args.demo && store.is_empty().await? {
                 run_demo(&store, &DemoConfig::default(), false).await?;
             }
-            crate::http::serve(store, args).await
+            let auth = match secret {
+                Some(secret) => Authenticator::jwt(store.clone(), secret, args.auth_cache_ttl),
+                None => {
+                    tracing::warn!(
+                        "authentication is OFF: no JWT secret (--jwt-secret, TTPGRAPH_JWT_SECRET or \
+                         DECNET_JWT_SECRET), so every request is served as an anonymous admin; \
+                         this is for local development only and is allowed on loopback only"
+                    );
+                    Authenticator::open()
+                }
+            };
+            crate::http::serve(store, args, auth).await
+        }
+        Command::User(UserCommand::Add(args)) => {
+            let store = open(&args.db).await?;
+            let r = create_user(&store, &args.username, args.role).await;
+            store.close().await;
+            let user = r?;
+            println!(
+                "created {} user {} (uuid {}); mint a token with `ttpgraph token --username {}`",
+                user.role, user.username, user.uuid, user.username
+            );
+            Ok(())
+        }
+        Command::Token(args) => {
+            let Some(secret) = args.auth.secret()? else {
+                return Err("no JWT secret: set --jwt-secret, TTPGRAPH_JWT_SECRET or \
+                            DECNET_JWT_SECRET to the secret the server uses"
+                    .into());
+            };
+            let store = open(&args.db).await?;
+            let r = mint_for_username(&store, &secret, &args.username, args.ttl).await;
+            store.close().await;
+            let (user, token) = r?;
+            if user.must_change_password {
+                eprintln!(
+                    "warning: {} must change their password in DECNET; until then this token gets 403",
+                    user.username
+                );
+            }
+            if Role::parse(&user.role).is_none() {
+                eprintln!(
+                    "warning: {} has the role {:?}, which is neither viewer nor admin; this token gets 403",
+                    user.username, user.role
+                );
+            }
+            println!("{token}");
+            Ok(())
         }
     }
 }

@@ -15,6 +15,40 @@ pub fn database_url(flag: Option<&str>) -> String {
         .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
 }
 
+/// Resolves the JWT secret: the flag (clap also reads `TTPGRAPH_JWT_SECRET` into it), then
+/// DECNET's own `DECNET_JWT_SECRET`, so a ttpgraph next to DECNET needs no extra setting.
+/// `None` means no authentication (open, loopback only).
+pub fn jwt_secret(flag: Option<&str>) -> Option<String> {
+    flag.map(str::to_owned)
+        .or_else(|| std::env::var("DECNET_JWT_SECRET").ok())
+        .filter(|s| !s.is_empty())
+}
+
+/// A duration such as `90`, `90s`, `15m`, `1h`, `7d` or `500ms` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 90s, 15m or 1h"))?;
+    let secs = |k: u64| {
+        n.checked_mul(k)
+            .map(std::time::Duration::from_secs)
+            .ok_or_else(|| format!("{s:?} is too long"))
+    };
+    match unit.trim() {
+        "ms" => Ok(std::time::Duration::from_millis(n)),
+        "" | "s" => secs(1),
+        "m" => secs(60),
+        "h" => secs(3600),
+        "d" => secs(86_400),
+        u => Err(format!(
+            "unknown unit {u:?} in {s:?} (use ms, s, m, h or d)"
+        )),
+    }
+}
+
 /// A URL safe to print: the password of a MySQL URL is replaced by `***`.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -44,6 +78,19 @@ mod tests {
             redact_url("sqlite://./ttpgraph.db"),
             "sqlite://./ttpgraph.db"
         );
+    }
+
+    #[test]
+    fn parses_durations() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("1y").is_err());
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("-1s").is_err());
     }
 }
 

@@ -2,7 +2,7 @@
 //! anything internal (database, I/O) is logged with the request id and reaches the client
 //! only as a generic message, never with SQL text or paths.
 
-use async_graphql::{Error, ErrorExtensions};
+use async_graphql::{Error, ErrorExtensionValues, ErrorExtensions, ServerError};
 
 use crate::store::StoreError;
 
@@ -39,6 +39,15 @@ impl Code {
 /// An error with a code and a client-safe message.
 pub fn coded(code: Code, message: impl Into<String>) -> Error {
     Error::new(message).extend_with(|_, e| e.set("code", code.as_str()))
+}
+
+/// An error of the whole request (no field, no location), with a code.
+pub fn request_error(code: Code, message: impl Into<String>) -> ServerError {
+    let mut e = ServerError::new(message, None);
+    let mut ext = ErrorExtensionValues::default();
+    ext.set("code", code.as_str());
+    e.extensions = Some(ext);
+    e
 }
 
 /// A caller mistake (bad argument value).

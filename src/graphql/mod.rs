@@ -3,6 +3,7 @@
 //! [`build_schema`] does no I/O, so tests and `ttpgraph schema` need no server.
 
 pub mod error;
+pub mod guard;
 pub mod guards;
 pub mod loaders;
 pub mod mutation;
@@ -13,9 +14,10 @@ use std::sync::Arc;
 
 use async_graphql::{Context, EmptySubscription, Request, Response, SDLExportOptions, Schema};
 
+use crate::auth::Principal;
 use crate::config::Limits;
 use crate::store::Store;
-use error::{Code, coded};
+use error::{Code, coded, request_error};
 use loaders::{LoadQueue, Loaders};
 use mutation::MutationRoot;
 use query::QueryRoot;
@@ -90,8 +92,19 @@ pub(crate) fn limits<'a>(ctx: &Context<'a>) -> &'a Limits {
 }
 
 /// Executes one request against `store` with fresh per-request loaders, under the
-/// schema's deadline; every error in the response carries `extensions.code`.
+/// schema's deadline; every error in the response carries `extensions.code`. The request
+/// must carry a [`Principal`] in its data (the HTTP layer attaches it): without one
+/// nothing is executed, so a caller that forgot authentication fails closed.
 pub async fn execute(schema: &AppSchema, store: &Store, request: Request) -> Response {
+    if !request
+        .data
+        .contains_key(&std::any::TypeId::of::<Principal>())
+    {
+        return Response::from_errors(vec![request_error(
+            Code::Unauthenticated,
+            "authentication required",
+        )]);
+    }
     let queue = LoadQueue::default();
     let request = request.data(RequestCtx::new(store, &queue));
     let deadline = schema

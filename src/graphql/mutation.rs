@@ -4,9 +4,11 @@
 use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
 
 use super::error::{bad_input, from_store};
+use super::guard::RoleGuard;
 use super::types::scalars::DateTime;
 use super::{limits, rc};
 use crate::attack::catalog;
+use crate::auth::Role;
 use crate::store::validate::is_tactic_id;
 use crate::store::{NewTag, StoreError};
 
@@ -66,6 +68,8 @@ pub struct MutationRoot;
 impl MutationRoot {
     /// Inserts tags with DECNET's semantics: deterministic uuids, insert-or-ignore, the
     /// 0.3 confidence floor. An invalid tag fails the whole call; nothing is written.
+    /// Needs the admin role (a viewer gets a FORBIDDEN error).
+    #[graphql(guard = "RoleGuard(Role::Admin)")]
     async fn insert_tags(
         &self,
         ctx: &Context<'_>,

@@ -8,6 +8,7 @@
 
 use std::time::Instant;
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
@@ -19,6 +20,7 @@ use async_graphql::{BatchRequest, Request, Value};
 
 use super::AppState;
 use super::layers::REQUEST_ID;
+use crate::auth::Principal;
 use crate::graphql::execute;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -26,6 +28,7 @@ const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 /// `POST /graphql` with `application/json`.
 pub async fn post(
     State(s): State<AppState>,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -72,7 +75,9 @@ pub async fn post(
     }
     let request_id = request_id(&headers);
     match serde_json::from_slice::<BatchRequest>(&body) {
-        Ok(BatchRequest::Single(r)) => run(&s, r, modern, &request_id).await,
+        Ok(BatchRequest::Single(r)) => {
+            run(&s, with_principal(r, principal), modern, &request_id).await
+        }
         Ok(BatchRequest::Batch(_)) if s.opts.max_batch == 0 => error_response(
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
@@ -95,7 +100,8 @@ pub async fn post(
                     out.push(serde_json::json!({"errors": [{"message": "mutations cannot be batched", "extensions": {"code": "BAD_REQUEST"}}]}));
                     continue;
                 }
-                let resp = execute_measured(&s, r, &request_id).await;
+                let resp =
+                    execute_measured(&s, with_principal(r, principal.clone()), &request_id).await;
                 out.push(serde_json::to_value(&resp).unwrap_or(serde_json::Value::Null));
             }
             json_response(StatusCode::OK, &out, modern)
@@ -110,7 +116,12 @@ pub async fn post(
 }
 
 /// `GET /graphql?query=…`: queries only.
-pub async fn get(State(s): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+pub async fn get(
+    State(s): State<AppState>,
+    principal: Option<Extension<Principal>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     let modern = wants_graphql_response(&headers);
     let request = match async_graphql::http::parse_query_string(q.as_deref().unwrap_or("")) {
         Ok(r) => r,
@@ -126,7 +137,21 @@ pub async fn get(State(s): State<AppState>, headers: HeaderMap, RawQuery(q): Raw
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return resp;
     }
-    run(&s, request, modern, &request_id(&headers)).await
+    run(
+        &s,
+        with_principal(request, principal),
+        modern,
+        &request_id(&headers),
+    )
+    .await
+}
+
+/// Attaches the caller the auth middleware found (without one, `execute` refuses).
+fn with_principal(request: Request, principal: Option<Extension<Principal>>) -> Request {
+    match principal {
+        Some(Extension(p)) => request.data(p),
+        None => request,
+    }
 }
 
 async fn run(s: &AppState, request: Request, modern: bool, request_id: &str) -> Response {

@@ -1,6 +1,8 @@
 //! The HTTP layer: axum router, GraphQL endpoints, GraphiQL, health and metrics. It owns
-//! transport concerns only; everything GraphQL lives in [`crate::graphql`].
+//! transport concerns only; everything GraphQL lives in [`crate::graphql`], token checks
+//! in [`crate::auth`].
 
+mod auth;
 mod graphql;
 mod health;
 pub mod layers;
@@ -8,9 +10,11 @@ pub mod layers;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::middleware::from_fn_with_state;
 use axum::response::Html;
 use axum::routing::get;
 
+use crate::auth::Authenticator;
 use crate::cli::ServeArgs;
 use crate::graphql::{AppSchema, build_schema};
 use crate::store::Store;
@@ -50,19 +54,21 @@ pub struct AppState {
     pub schema: AppSchema,
     pub store: Store,
     pub opts: Arc<HttpOptions>,
+    /// Who may call `/graphql` ([`Authenticator::open`] for none).
+    pub auth: Authenticator,
 }
 
-/// The full application (also what tests drive without a socket).
+/// The full application (also what tests drive without a socket). Only `/graphql` is
+/// behind authentication and load shedding: probes and GraphiQL's static page need no
+/// token.
 pub fn router(state: AppState) -> Router {
     let shedder = layers::Shedder(Arc::new(tokio::sync::Semaphore::new(
         state.opts.max_concurrent_requests.max(1),
     )));
     let graphql = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
-        .route_layer(axum::middleware::from_fn_with_state(
-            shedder,
-            layers::shed_load,
-        ));
+        .route_layer(from_fn_with_state(state.auth.clone(), auth::require))
+        .route_layer(from_fn_with_state(shedder, layers::shed_load));
     let mut r = Router::new()
         .merge(graphql)
         .route("/healthz", get(health::healthz))
@@ -88,14 +94,16 @@ async fn graphiql() -> Html<String> {
 pub async fn serve(
     store: Store,
     args: ServeArgs,
+    auth: Authenticator,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let state = AppState {
         schema: build_schema(&args.schema_options()),
         store: store.clone(),
         opts: Arc::new(args.http_options()),
+        auth,
     };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    tracing::info!(addr = %listener.local_addr()?, graphiql = state.opts.graphiql, "ttpgraph listening");
+    tracing::info!(addr = %listener.local_addr()?, graphiql = state.opts.graphiql, auth = !state.auth.is_open(), "ttpgraph listening");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;

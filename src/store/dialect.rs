@@ -36,6 +36,15 @@ impl Dialect {
         }
     }
 
+    /// Insert-or-ignore on another table's primary key column `key` (e.g. `jti`), same
+    /// shape as [`Dialect::insert_or_ignore`].
+    pub fn insert_or_ignore_on(self, key: &str) -> (&'static str, String) {
+        match self {
+            Dialect::Sqlite => ("INSERT INTO", format!(" ON CONFLICT({key}) DO NOTHING")),
+            Dialect::MySql => ("INSERT IGNORE INTO", String::new()),
+        }
+    }
+
     /// Is this database error a lock conflict worth retrying the whole write
     /// transaction for (SQLite busy/locked, InnoDB deadlock or lock-wait timeout)?
     pub fn is_lock_conflict(self, e: &sqlx::Error) -> bool {

@@ -16,6 +16,7 @@ mod inspector;
 pub mod models;
 mod rollup;
 pub mod tag_id;
+mod users;
 pub mod validate;
 
 use std::str::FromStr;
@@ -40,6 +41,7 @@ pub use inspector::{
 pub use models::*;
 pub use rollup::TechniqueFilter;
 pub use tag_id::compute_tag_uuid;
+pub use users::{NewUser, User};
 
 /// Tags below this confidence are dropped at insert time; 0.3 itself is kept (SPEC §2).
 pub const CONFIDENCE_FLOOR: f64 = 0.3;

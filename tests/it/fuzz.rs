@@ -62,11 +62,15 @@ fn cases() -> u32 {
         .unwrap_or(96)
 }
 
-/// Executes and checks the properties; returns the response for further checks.
+/// Responses that carried data (the fuzzers must reach execution, not only the parser).
+static EXECUTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Executes and checks the properties.
 fn check(query: &str, variables: Value) -> Result<(), TestCaseError> {
     let e = env();
     let req = async_graphql::Request::new(query)
-        .variables(async_graphql::Variables::from_json(variables));
+        .variables(async_graphql::Variables::from_json(variables))
+        .data(ttpgraph::auth::Principal::anonymous_admin());
     let started = Instant::now();
     let resp = e.rt.block_on(execute(&e.schema, &e.db.store, req));
     prop_assert!(
@@ -75,6 +79,9 @@ fn check(query: &str, variables: Value) -> Result<(), TestCaseError> {
         started.elapsed()
     );
     let v = serde_json::to_value(&resp).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    if !v["data"].is_null() {
+        EXECUTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     for err in v["errors"].as_array().into_iter().flatten() {
         let code = err["extensions"]["code"].as_str().unwrap_or("");
         prop_assert!(!code.is_empty(), "error without code: {err} for {query:?}");
@@ -273,7 +280,10 @@ fn fuzz_mutated_operations() {
 #[test]
 fn fuzz_grammar_documents() {
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(cases()));
+    let before = EXECUTED.load(std::sync::atomic::Ordering::Relaxed);
     runner
         .run(&(grammar_doc(), json_value()), |(q, vars)| check(&q, vars))
         .expect("grammar documents");
+    let executed = EXECUTED.load(std::sync::atomic::Ordering::Relaxed) - before;
+    assert!(executed > 0, "no grammar document reached execution");
 }

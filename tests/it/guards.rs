@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 
 use crate::support::{Backend, TestDb, error_code};
+use ttpgraph::auth::Principal;
 use ttpgraph::config::Limits;
 use ttpgraph::graphql::{SchemaOptions, build_schema, execute};
 
@@ -15,8 +16,7 @@ async fn run(db: &TestDb, limits: Limits, query: &str) -> Value {
         limits,
         ..Default::default()
     });
-    serde_json::to_value(execute(&schema, &db.store, async_graphql::Request::new(query)).await)
-        .expect("json")
+    serde_json::to_value(execute(&schema, &db.store, admin(query)).await).expect("json")
 }
 
 /// Asserts `query` is refused with `code` and that no SQL ran.
@@ -216,7 +216,8 @@ async fn every_error_has_a_code() {
     let schema = build_schema(&SchemaOptions::default());
     let req =
         async_graphql::Request::new("query($n: Int!) { attackers(first: $n) { nodes { id } } }")
-            .variables(async_graphql::Variables::from_json(json!({"n": "ten"})));
+            .variables(async_graphql::Variables::from_json(json!({"n": "ten"})))
+            .data(Principal::anonymous_admin());
     let v = serde_json::to_value(execute(&schema, &db.store, req).await).expect("json");
     assert_eq!(error_code(&v), "BAD_USER_INPUT", "{v}");
 }
@@ -229,7 +230,13 @@ async fn introspection_can_be_switched_off() {
         ..Default::default()
     });
     let v = serde_json::to_value(
-        execute(&schema, &db.store, "{ __schema { types { name } } }".into()).await,
+        execute(
+            &schema,
+            &db.store,
+            async_graphql::Request::new("{ __schema { types { name } } }")
+                .data(Principal::anonymous_admin()),
+        )
+        .await,
     )
     .expect("json");
     assert!(
@@ -238,7 +245,13 @@ async fn introspection_can_be_switched_off() {
     );
     let on = build_schema(&SchemaOptions::default());
     let v = serde_json::to_value(
-        execute(&on, &db.store, "{ __schema { types { name } } }".into()).await,
+        execute(
+            &on,
+            &db.store,
+            async_graphql::Request::new("{ __schema { types { name } } }")
+                .data(Principal::anonymous_admin()),
+        )
+        .await,
     )
     .expect("json");
     assert!(
@@ -246,4 +259,9 @@ async fn introspection_can_be_switched_off() {
             .as_array()
             .is_some_and(|t| !t.is_empty())
     );
+}
+
+/// A request from an authenticated admin (what the HTTP layer attaches).
+fn admin(query: &str) -> async_graphql::Request {
+    async_graphql::Request::new(query).data(ttpgraph::auth::Principal::anonymous_admin())
 }

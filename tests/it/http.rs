@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::support::{Backend, TestDb};
+use ttpgraph::auth::Authenticator;
 use ttpgraph::graphql::{SchemaOptions, build_schema};
 use ttpgraph::http::{AppState, HttpOptions, router};
 
@@ -15,6 +16,7 @@ fn app(db: &TestDb, opts: HttpOptions) -> axum::Router {
         schema: build_schema(&SchemaOptions::default()),
         store: db.store.clone(),
         opts: opts.into(),
+        auth: Authenticator::open(),
     })
 }
 

@@ -20,6 +20,7 @@ fn app_for(store: &Store, opts: HttpOptions) -> axum::Router {
         schema: build_schema(&SchemaOptions::default()),
         store: store.clone(),
         opts: opts.into(),
+        auth: ttpgraph::auth::Authenticator::open(),
     })
 }
 

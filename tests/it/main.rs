@@ -4,6 +4,7 @@
 mod fixtures;
 mod support;
 
+mod auth;
 mod fuzz;
 mod graphql_batching;
 mod graphql_mutation;

@@ -239,12 +239,13 @@ macro_rules! contract {
     };
 }
 
-/// Runs a GraphQL operation against `db` (no HTTP) and returns the whole response as
-/// JSON (`data` and `errors`).
+/// Runs a GraphQL operation against `db` (no HTTP) as an admin and returns the whole
+/// response as JSON (`data` and `errors`).
 pub async fn gql(db: &TestDb, query: &str, variables: serde_json::Value) -> serde_json::Value {
     let schema = ttpgraph::graphql::build_schema(&Default::default());
     let req = async_graphql::Request::new(query)
-        .variables(async_graphql::Variables::from_json(variables));
+        .variables(async_graphql::Variables::from_json(variables))
+        .data(ttpgraph::auth::Principal::anonymous_admin());
     let resp = ttpgraph::graphql::execute(&schema, &db.store, req).await;
     serde_json::to_value(&resp).expect("response serialises")
 }

@@ -1,0 +1,58 @@
+//! The authentication middleware of `/graphql` (health probes and GraphiQL's HTML stay
+//! public). Who the caller is is settled here, before the body is read: a missing,
+//! invalid, expired or revoked token is a 401 with `WWW-Authenticate: Bearer`, a user who
+//! must change their password a 403, both in GraphQL's error shape. On success the
+//! [`Principal`] goes into the request extensions for the GraphQL handlers.
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::{AuthError, Authenticator, Principal};
+use crate::graphql::error::Code;
+
+/// DECNET's message for every 401; the reason is only logged.
+const UNAUTHENTICATED: &str = "Could not validate credentials";
+
+pub async fn require(State(auth): State<Authenticator>, mut req: Request, next: Next) -> Response {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match auth.authenticate(header).await {
+        Ok(principal) => {
+            req.extensions_mut().insert::<Principal>(principal);
+            next.run(req).await
+        }
+        Err(AuthError::Unauthenticated(reason)) => {
+            tracing::debug!(%reason, "request refused: 401");
+            let mut resp = error(
+                StatusCode::UNAUTHORIZED,
+                Code::Unauthenticated,
+                UNAUTHENTICATED,
+            );
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+            resp
+        }
+        Err(AuthError::Forbidden(message)) => {
+            tracing::debug!(%message, "request refused: 403");
+            error(StatusCode::FORBIDDEN, Code::Forbidden, message)
+        }
+        Err(AuthError::Unavailable) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Code::Internal,
+            "authentication is temporarily unavailable",
+        ),
+    }
+}
+
+fn error(status: StatusCode, code: Code, message: &str) -> Response {
+    let body = serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": code.as_str() } }]
+    });
+    (status, axum::Json(body)).into_response()
+}
