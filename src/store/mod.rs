@@ -78,6 +78,8 @@ pub struct Store {
 #[derive(Debug, Default)]
 struct Inner {
     statements: AtomicU64,
+    /// Write transactions re-run after a lock conflict (see `insert_tags`).
+    lock_retries: AtomicU64,
     /// SQLite allows one writer per file: our own writers queue here instead of racing
     /// for the file lock (other processes are handled by `busy_timeout`).
     sqlite_writer: tokio::sync::Mutex<()>,
@@ -163,6 +165,13 @@ impl Store {
     /// the batching tests and `/metrics` read it.
     pub fn statements_executed(&self) -> u64 {
         self.inner.statements.load(Ordering::Relaxed)
+    }
+
+    /// Write transactions `insert_tags` re-ran after a lock conflict (SQLite busy, InnoDB
+    /// deadlock or lock-wait timeout), summed over every clone of this store. A conflict
+    /// that a retry absorbed never reaches the caller; this counter is where it shows.
+    pub fn lock_retries(&self) -> u64 {
+        self.inner.lock_retries.load(Ordering::Relaxed)
     }
 
     fn count_statement(&self) {
