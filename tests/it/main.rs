@@ -4,6 +4,7 @@
 mod fixtures;
 mod support;
 
+mod faults;
 mod graphql_batching;
 mod graphql_mutation;
 mod graphql_nodes;
