@@ -22,6 +22,15 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// [`Store::wait_ready`](super::Store::wait_ready) ran out of time: the database never
+    /// answered. `last` is the final attempt's error (connection refused, timeout, …).
+    #[error("database not reachable after {waited:.1?} ({attempts} attempts): {last}")]
+    Unavailable {
+        waited: std::time::Duration,
+        attempts: u32,
+        #[source]
+        last: Box<StoreError>,
+    },
 }
 
 impl StoreError {

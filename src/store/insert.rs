@@ -3,7 +3,8 @@
 //! conflicts. First write wins; the return value counts only rows newly stored.
 
 use std::sync::LazyLock;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use sqlx::AssertSqlSafe;
@@ -28,8 +29,28 @@ const COLUMN_COUNT: usize = 17;
 /// Rows per statement: 17 000 bind parameters, under SQLite's 32 766 and MySQL's 65 535.
 pub const INSERT_CHUNK_ROWS: usize = 1000;
 
-/// Lock-conflict retries before an insert gives up (each waits a little longer).
-const MAX_LOCK_RETRIES: u32 = 12;
+/// Lock conflicts one `insert_tags` call absorbs before the error reaches the caller.
+pub const LOCK_RETRY_MAX: u32 = 10;
+/// First backoff after a lock conflict; it doubles per retry up to [`LOCK_RETRY_CAP`].
+const LOCK_RETRY_BASE: Duration = Duration::from_millis(10);
+const LOCK_RETRY_CAP: Duration = Duration::from_secs(1);
+/// No retry starts after the call has run this long. A conflict reported after waiting
+/// (InnoDB's 50 s lock-wait timeout, SQLite's 30 s busy timeout) has already used up
+/// any sensible budget; only immediate conflicts (deadlock victims, SQLite's busy
+/// snapshot) are worth another go.
+pub const LOCK_RETRY_BUDGET: Duration = Duration::from_secs(20);
+
+/// Pause before retry number `retry` (1-based): exponential, with "equal jitter" (half
+/// fixed, half random) so that writers which collided do not collide again in step,
+/// while every retry still waits at least half its step. Ten retries sleep 2.1–4.3 s
+/// in total.
+pub(crate) fn lock_backoff(retry: u32) -> Duration {
+    let step = LOCK_RETRY_BASE
+        .saturating_mul(1 << retry.saturating_sub(1).min(16))
+        .min(LOCK_RETRY_CAP);
+    let half = step / 2;
+    half + Duration::from_micros(rand::random_range(0..=half.as_micros() as u64))
+}
 
 static FULL_CHUNK_SQL: LazyLock<[String; 2]> = LazyLock::new(|| {
     [
@@ -127,17 +148,33 @@ impl Store {
                 duplicates: candidates,
             });
         }
-        let mut attempt = 0;
+        // Each attempt is one transaction that either commits or is rolled back whole
+        // (InnoDB already rolled a deadlock victim back; `insert_once` rolls back the
+        // rest), so `inserted` is only ever the committed attempt's own count.
+        let started = Instant::now();
+        let mut retries = 0;
         let inserted = loop {
             match self.insert_once(&kept).await {
                 Ok(n) => break n,
-                Err(StoreError::Database(e))
-                    if attempt < MAX_LOCK_RETRIES && self.dialect().is_lock_conflict(&e) =>
-                {
-                    attempt += 1;
-                    let jitter = u64::from(rand::random::<u8>() % 20);
-                    let wait = Duration::from_millis(10 * u64::from(attempt) + jitter);
-                    tracing::debug!(attempt, error = %e, "write lock conflict, retrying the insert");
+                Err(StoreError::Database(e)) if self.dialect().is_lock_conflict(&e) => {
+                    if retries >= LOCK_RETRY_MAX || started.elapsed() >= LOCK_RETRY_BUDGET {
+                        tracing::warn!(
+                            retries,
+                            elapsed_ms = started.elapsed().as_millis() as u64,
+                            error = %e,
+                            "write lock conflict persists; giving up"
+                        );
+                        return Err(StoreError::Database(e));
+                    }
+                    retries += 1;
+                    self.inner.lock_retries.fetch_add(1, Ordering::Relaxed);
+                    let wait = lock_backoff(retries);
+                    tracing::debug!(
+                        retry = retries,
+                        wait_ms = wait.as_millis() as u64,
+                        error = %e,
+                        "write lock conflict, retrying the insert"
+                    );
                     tokio::time::sleep(wait).await;
                 }
                 Err(e) => return Err(e),
@@ -146,7 +183,7 @@ impl Store {
         Ok(InsertOutcome {
             inserted,
             below_floor,
-            duplicates: candidates - inserted,
+            duplicates: candidates.saturating_sub(inserted),
         })
     }
 
@@ -168,7 +205,15 @@ impl Store {
                             q = q.bind(a.clone());
                         }
                     }
-                    inserted += q.execute(&mut *tx).await?.rows_affected();
+                    match q.execute(&mut *tx).await {
+                        Ok(r) => inserted += r.rows_affected(),
+                        Err(e) => {
+                            // Roll back now, while we still hold the writer mutex, so a
+                            // retry never finds our own half-transaction in its way.
+                            let _ = tx.rollback().await;
+                            return Err(e.into());
+                        }
+                    }
                 }
                 tx.commit().await?;
             }
@@ -183,11 +228,56 @@ impl Store {
                             q = q.bind(a.clone());
                         }
                     }
-                    inserted += q.execute(&mut *tx).await?.rows_affected();
+                    match q.execute(&mut *tx).await {
+                        Ok(r) => inserted += r.rows_affected(),
+                        Err(e) => {
+                            // A lock-wait timeout rolls back only the statement: release
+                            // the earlier chunks' row locks before anyone retries.
+                            let _ = tx.rollback().await;
+                            return Err(e.into());
+                        }
+                    }
                 }
                 tx.commit().await?;
             }
         }
         Ok(inserted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_equal_jitter_up_to_the_cap() {
+        for retry in 1..=LOCK_RETRY_MAX + 3 {
+            let step = (LOCK_RETRY_BASE * 2u32.pow(retry - 1)).min(LOCK_RETRY_CAP);
+            for _ in 0..200 {
+                let d = lock_backoff(retry);
+                assert!(
+                    d >= step / 2 && d <= step,
+                    "retry {retry}: {d:?} outside [{:?}, {step:?}]",
+                    step / 2
+                );
+            }
+        }
+        let total_max: Duration = (1..=LOCK_RETRY_MAX)
+            .map(|r| (LOCK_RETRY_BASE * 2u32.pow(r - 1)).min(LOCK_RETRY_CAP))
+            .sum();
+        assert_eq!(
+            total_max,
+            Duration::from_millis(4270),
+            "the documented worst case"
+        );
+    }
+
+    #[test]
+    fn backoff_is_jittered() {
+        let draws: std::collections::HashSet<Duration> = (0..50).map(|_| lock_backoff(6)).collect();
+        assert!(
+            draws.len() > 10,
+            "retries of colliding writers must not wait in step"
+        );
     }
 }

@@ -22,14 +22,14 @@ pub mod validate;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
 use sqlx::sqlite::{
     Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, FromRow};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, FromRow};
 
 pub use arg::Arg;
 pub use codec::{Confidence, JsonText, Timestamp};
@@ -42,6 +42,9 @@ pub use models::*;
 pub use rollup::TechniqueFilter;
 pub use tag_id::compute_tag_uuid;
 pub use users::{NewUser, User};
+
+/// The shortest connection attempt `wait_ready` makes, even at its deadline.
+pub const MIN_READY_ATTEMPT: Duration = Duration::from_millis(250);
 
 /// Tags below this confidence are dropped at insert time; 0.3 itself is kept (SPEC §2).
 pub const CONFIDENCE_FLOOR: f64 = 0.3;
@@ -80,6 +83,8 @@ pub struct Store {
 #[derive(Debug, Default)]
 struct Inner {
     statements: AtomicU64,
+    /// Write transactions re-run after a lock conflict (see `insert_tags`).
+    lock_retries: AtomicU64,
     /// SQLite allows one writer per file: our own writers queue here instead of racing
     /// for the file lock (other processes are handled by `busy_timeout`).
     sqlite_writer: tokio::sync::Mutex<()>,
@@ -167,6 +172,13 @@ impl Store {
         self.inner.statements.load(Ordering::Relaxed)
     }
 
+    /// Write transactions `insert_tags` re-ran after a lock conflict (SQLite busy, InnoDB
+    /// deadlock or lock-wait timeout), summed over every clone of this store. A conflict
+    /// that a retry absorbed never reaches the caller; this counter is where it shows.
+    pub fn lock_retries(&self) -> u64 {
+        self.inner.lock_retries.load(Ordering::Relaxed)
+    }
+
     fn count_statement(&self) {
         self.inner.statements.fetch_add(1, Ordering::Relaxed);
         crate::metrics::sql_statement();
@@ -181,21 +193,82 @@ impl Store {
         Ok(())
     }
 
-    /// Retries `migrate` with exponential backoff (0.25 s doubling to 5 s) until it
-    /// succeeds or `deadline` passes, logging each failure: a database that is still
-    /// starting delays ttpgraph instead of crashing it.
+    /// Waits for the database, then migrates: a database that is still starting (or
+    /// restarting) delays ttpgraph instead of crashing it. Each attempt first opens one
+    /// connection outside the pool, so the log names the real cause ("connection
+    /// refused", "access denied") rather than the pool's "timed out". Connection-class
+    /// failures are retried with backoff (0.25 s doubling to 5 s), each logged as a
+    /// warning; anything else (bad credentials, unknown database, a failing migration)
+    /// returns at once, since waiting will not fix it. Gives up with
+    /// [`StoreError::Unavailable`] once `deadline` has passed; an attempt that is still
+    /// connecting is cut off there (at most [`MIN_READY_ATTEMPT`] later), but a migration
+    /// that has started is never interrupted.
     pub async fn wait_ready(&self, deadline: Duration) -> Result<()> {
-        let start = std::time::Instant::now();
+        let start = Instant::now();
         let mut delay = Duration::from_millis(250);
+        let mut attempts = 0u32;
         loop {
-            match self.migrate().await {
-                Ok(()) => return Ok(()),
-                Err(e) if start.elapsed() + delay < deadline && is_connection_error(&e) => {
-                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database not reachable yet");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-                Err(e) => return Err(e),
+            attempts += 1;
+            let budget = deadline
+                .saturating_sub(start.elapsed())
+                .max(MIN_READY_ATTEMPT);
+            let err = match tokio::time::timeout(budget, self.probe()).await {
+                Ok(Ok(())) => match self.migrate().await {
+                    Ok(()) => {
+                        if attempts > 1 {
+                            tracing::info!(
+                                attempts,
+                                waited_ms = start.elapsed().as_millis() as u64,
+                                "database reachable"
+                            );
+                        }
+                        return Ok(());
+                    }
+                    Err(e) if is_connection_error(&e) => e,
+                    Err(e) => return Err(e),
+                },
+                Ok(Err(e)) if is_connection_error(&e) => e,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => StoreError::Database(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer within {budget:.1?}"),
+                ))),
+            };
+            let waited = start.elapsed();
+            if waited >= deadline {
+                tracing::error!(
+                    attempts,
+                    waited_ms = waited.as_millis() as u64,
+                    error = %err,
+                    "database not reachable; giving up"
+                );
+                return Err(StoreError::Unavailable {
+                    waited,
+                    attempts,
+                    last: Box::new(err),
+                });
+            }
+            let pause = delay.min(deadline - waited);
+            tracing::warn!(
+                attempt = attempts,
+                error = %err,
+                retry_in_ms = pause.as_millis() as u64,
+                gives_up_in_ms = (deadline - waited).as_millis() as u64,
+                "database not reachable yet"
+            );
+            tokio::time::sleep(pause).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// One fresh connection (MySQL) or pooled round trip (SQLite), for `wait_ready`.
+    async fn probe(&self) -> Result<()> {
+        match &self.pool {
+            Pool::Sqlite(_) => self.ping().await,
+            Pool::MySql(p) => {
+                let conn = p.connect_options().connect().await?;
+                let _ = conn.close().await;
+                Ok(())
             }
         }
     }
@@ -298,7 +371,9 @@ fn normalise_sqlite_url(url: &str) -> String {
     }
 }
 
-/// Errors that mean "the server is not there (yet)", worth retrying.
+/// Errors that mean "the server is not there (yet)", worth retrying: I/O errors
+/// (refused, reset), pool timeouts, and MySQL's connection-exception class (SQLSTATE
+/// `08…`: too many connections, server shutdown in progress).
 pub fn is_connection_error(e: &StoreError) -> bool {
     match e {
         StoreError::Database(e) => is_transient_sqlx(e),
@@ -314,5 +389,7 @@ fn is_transient_sqlx(e: &sqlx::Error) -> bool {
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Tls(_)
-    ) || matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("HY000") && d.message().contains("starting"))
+    ) || matches!(e, sqlx::Error::Database(d) if d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().is_some()
+        && (d.code().is_some_and(|c| c.starts_with("08"))
+            || (d.code().as_deref() == Some("HY000") && d.message().contains("starting"))))
 }
