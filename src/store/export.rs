@@ -10,13 +10,14 @@ use super::error::Result;
 use super::models::{Attacker, CanaryTrigger, ExportRollup};
 
 impl Store {
-    /// `{attacker_uuid: rollups}` for every attacker with tags, in one query.
+    /// `{attacker_uuid: rollups}` for every attacker with tags, in one query over the
+    /// trigger-kept `ttp_attacker_rollup` (one row per attacker and technique), not a
+    /// scan of every tag.
     pub async fn export_rollups(&self) -> Result<BTreeMap<String, Vec<ExportRollup>>> {
         let rows: Vec<ExportRollup> = self
             .fetch_all(
-                "SELECT attacker_uuid, technique_id, sub_technique_id, MAX(tactic) AS tactic, COUNT(*) AS count, \
-                 MAX(confidence) AS confidence_max FROM ttp_tag WHERE attacker_uuid IS NOT NULL \
-                 GROUP BY attacker_uuid, technique_id, sub_technique_id",
+                "SELECT attacker_uuid, technique_id, NULLIF(sub_key, '') AS sub_technique_id, tactic, \
+                 tag_count AS count, confidence_max FROM ttp_attacker_rollup WHERE tag_count > 0",
                 vec![],
             )
             .await?;

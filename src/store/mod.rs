@@ -10,6 +10,7 @@ mod context_write;
 pub mod dialect;
 pub mod error;
 pub mod evidence;
+pub mod explain;
 mod export;
 mod insert;
 mod inspector;
@@ -83,6 +84,9 @@ pub struct Store {
 #[derive(Debug, Default)]
 struct Inner {
     statements: AtomicU64,
+    /// When set, every statement's SQL and arguments are recorded (query-plan tests).
+    capturing: std::sync::atomic::AtomicBool,
+    captured: std::sync::Mutex<Vec<(String, Vec<Arg>)>>,
     /// Write transactions re-run after a lock conflict (see `insert_tags`).
     lock_retries: AtomicU64,
     /// SQLite allows one writer per file: our own writers queue here instead of racing
@@ -295,6 +299,29 @@ impl Store {
         }
     }
 
+    /// Starts (or stops) recording every read statement this store sends, for
+    /// [`Store::captured_statements`]; off by default and free when off.
+    pub fn capture_statements(&self, on: bool) {
+        self.inner.capturing.store(on, Ordering::Relaxed);
+    }
+
+    /// Takes the statements recorded since capturing started.
+    pub fn captured_statements(&self) -> Vec<(String, Vec<Arg>)> {
+        self.inner
+            .captured
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+    }
+
+    fn record(&self, sql: &str, args: &[Arg]) {
+        if self.inner.capturing.load(Ordering::Relaxed)
+            && let Ok(mut v) = self.inner.captured.lock()
+        {
+            v.push((sql.to_owned(), args.to_vec()));
+        }
+    }
+
     /// Runs one portable query and decodes every row.
     pub(crate) async fn fetch_all<T: AnyRow>(
         &self,
@@ -302,7 +329,9 @@ impl Store {
         args: Vec<Arg>,
     ) -> Result<Vec<T>> {
         self.count_statement();
-        let sql = AssertSqlSafe(sql.into());
+        let sql: String = sql.into();
+        self.record(&sql, &args);
+        let sql = AssertSqlSafe(sql);
         Ok(match &self.pool {
             Pool::Sqlite(p) => {
                 bind_as::<Sqlite, T>(sqlx::query_as(sql), args)

@@ -121,7 +121,33 @@ impl Store {
     }
 
     /// Attacker rollups (tags with this `attacker_uuid`; identity-rollup tags excluded).
+    /// Unfiltered, they are read from `ttp_attacker_rollup` (kept by triggers, one row per
+    /// attacker and technique); with a filter, from the tags.
     pub async fn techniques_by_attackers(
+        &self,
+        ids: &[String],
+        filter: &TechniqueFilter,
+    ) -> Result<HashMap<String, Vec<TechniqueRollup>>> {
+        if filter != &TechniqueFilter::default() {
+            return self.column_rollups("attacker_uuid", ids, filter).await;
+        }
+        let mut out = self
+            .keyed_batch(ids, |chunk, args| {
+                args.extend(chunk.iter().cloned().map(Arg::Str));
+                format!(
+                    "SELECT attacker_uuid AS k, technique_id, NULLIF(sub_key, '') AS sub_technique_id, tactic, \
+                     tag_count AS count, first_seen, last_seen, confidence_max FROM ttp_attacker_rollup \
+                     WHERE attacker_uuid IN ({}) AND tag_count > 0",
+                    placeholders(chunk.len())
+                )
+            })
+            .await?;
+        out.values_mut().for_each(|v| sort_rollups(v));
+        Ok(out)
+    }
+
+    /// Attacker rollups computed from the tags (what the summary must equal).
+    pub async fn techniques_by_attackers_scan(
         &self,
         ids: &[String],
         filter: &TechniqueFilter,
@@ -245,8 +271,34 @@ impl Store {
         ))
     }
 
-    /// Fleet-wide rollup over every tag.
+    /// Fleet-wide rollup. Read from `ttp_fleet_rollup`, which triggers keep current on
+    /// every insert and delete (by ttpgraph or by DECNET), so its cost does not grow with
+    /// the tag table. The summary keeps tactic and confidence as dimensions, so both
+    /// filters are answered from it too.
     pub async fn fleet_techniques(
+        &self,
+        filter: &TechniqueFilter,
+    ) -> Result<Vec<FleetTechniqueRollup>> {
+        let mut args = Vec::new();
+        let f = filter.sql(&mut args);
+        let sql = format!(
+            "SELECT t.technique_id, NULLIF(t.sub_key, '') AS sub_technique_id, MAX(t.tactic) AS tactic, \
+             CAST(SUM(t.tag_count) AS SIGNED) AS count, MAX(t.last_seen) AS last_seen \
+             FROM ttp_fleet_rollup t WHERE t.tag_count > 0{f} GROUP BY t.technique_id, t.sub_key"
+        );
+        let mut rows: Vec<FleetTechniqueRollup> = self.fetch_all(sql, args).await?;
+        rows.sort_by(|a, b| {
+            technique_order(
+                (&a.technique_id, a.sub_technique_id.as_deref()),
+                (&b.technique_id, b.sub_technique_id.as_deref()),
+            )
+        });
+        Ok(rows)
+    }
+
+    /// The fleet rollup computed from the tags themselves (a full scan): what the
+    /// summary must always equal; tests and the benchmark's floor use it.
+    pub async fn fleet_techniques_scan(
         &self,
         filter: &TechniqueFilter,
     ) -> Result<Vec<FleetTechniqueRollup>> {

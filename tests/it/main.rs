@@ -19,3 +19,5 @@ mod store_contract;
 mod store_datetimes;
 mod store_differential;
 mod store_migrations;
+mod store_plans;
+mod store_summaries;

@@ -1,0 +1,88 @@
+-- Whole-table answers kept current at insert time, so the fleet rollup and the fleet
+-- export cost what their size costs, not what ttp_tag's size costs. Triggers keep them
+-- current whoever writes ttp_tag — ttpgraph or DECNET's own workers.
+--
+-- sub_key is sub_technique_id with NULL as '' (NULLs cannot be in a primary key).
+-- Tags are immutable in DECNET (first write wins); inserts and deletes are tracked.
+
+CREATE TABLE IF NOT EXISTS ttp_fleet_rollup (
+    technique_id VARCHAR(16) NOT NULL,
+    sub_key VARCHAR(16) NOT NULL,
+    tactic VARCHAR(16) NOT NULL,
+    confidence FLOAT NOT NULL,
+    tag_count BIGINT NOT NULL,
+    last_seen DATETIME NOT NULL,
+    PRIMARY KEY (technique_id, sub_key, tactic, confidence)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS ttp_attacker_rollup (
+    attacker_uuid VARCHAR(36) NOT NULL,
+    technique_id VARCHAR(16) NOT NULL,
+    sub_key VARCHAR(16) NOT NULL,
+    tactic VARCHAR(16) NOT NULL,
+    tag_count BIGINT NOT NULL,
+    confidence_max FLOAT NOT NULL,
+    first_seen DATETIME NOT NULL,
+    last_seen DATETIME NOT NULL,
+    PRIMARY KEY (attacker_uuid, technique_id, sub_key)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+INSERT INTO ttp_fleet_rollup (technique_id, sub_key, tactic, confidence, tag_count, last_seen)
+SELECT technique_id, COALESCE(sub_technique_id, ''), tactic, confidence, COUNT(*), MAX(created_at)
+FROM ttp_tag GROUP BY technique_id, COALESCE(sub_technique_id, ''), tactic, confidence;
+
+INSERT INTO ttp_attacker_rollup
+    (attacker_uuid, technique_id, sub_key, tactic, tag_count, confidence_max, first_seen, last_seen)
+SELECT attacker_uuid, technique_id, COALESCE(sub_technique_id, ''), MAX(tactic), COUNT(*), MAX(confidence),
+       MIN(created_at), MAX(created_at)
+FROM ttp_tag WHERE attacker_uuid IS NOT NULL
+GROUP BY attacker_uuid, technique_id, COALESCE(sub_technique_id, '');
+
+DROP TRIGGER IF EXISTS trg_ttp_tag_rollups_insert;
+CREATE TRIGGER trg_ttp_tag_rollups_insert AFTER INSERT ON ttp_tag FOR EACH ROW
+BEGIN
+    INSERT INTO ttp_fleet_rollup (technique_id, sub_key, tactic, confidence, tag_count, last_seen)
+    VALUES (NEW.technique_id, COALESCE(NEW.sub_technique_id, ''), NEW.tactic, NEW.confidence, 1, NEW.created_at)
+    ON DUPLICATE KEY UPDATE tag_count = tag_count + 1, last_seen = GREATEST(last_seen, VALUES(last_seen));
+    IF NEW.attacker_uuid IS NOT NULL THEN
+        INSERT INTO ttp_attacker_rollup
+            (attacker_uuid, technique_id, sub_key, tactic, tag_count, confidence_max, first_seen, last_seen)
+        VALUES (NEW.attacker_uuid, NEW.technique_id, COALESCE(NEW.sub_technique_id, ''), NEW.tactic, 1,
+                NEW.confidence, NEW.created_at, NEW.created_at)
+        ON DUPLICATE KEY UPDATE
+            tag_count = tag_count + 1,
+            tactic = GREATEST(tactic, VALUES(tactic)),
+            confidence_max = GREATEST(confidence_max, VALUES(confidence_max)),
+            first_seen = LEAST(first_seen, VALUES(first_seen)),
+            last_seen = GREATEST(last_seen, VALUES(last_seen));
+    END IF;
+END;
+
+DROP TRIGGER IF EXISTS trg_ttp_tag_rollups_delete;
+CREATE TRIGGER trg_ttp_tag_rollups_delete AFTER DELETE ON ttp_tag FOR EACH ROW
+BEGIN
+    UPDATE ttp_fleet_rollup
+    SET tag_count = tag_count - 1,
+        last_seen = COALESCE((SELECT MAX(t.created_at) FROM ttp_tag t
+                              WHERE t.technique_id = OLD.technique_id
+                                AND COALESCE(t.sub_technique_id, '') = COALESCE(OLD.sub_technique_id, '')
+                                AND t.tactic = OLD.tactic AND t.confidence = OLD.confidence), last_seen)
+    WHERE technique_id = OLD.technique_id AND sub_key = COALESCE(OLD.sub_technique_id, '')
+      AND tactic = OLD.tactic AND confidence = OLD.confidence;
+    DELETE FROM ttp_fleet_rollup
+    WHERE technique_id = OLD.technique_id AND sub_key = COALESCE(OLD.sub_technique_id, '')
+      AND tactic = OLD.tactic AND confidence = OLD.confidence AND tag_count <= 0;
+    IF OLD.attacker_uuid IS NOT NULL THEN
+        DELETE FROM ttp_attacker_rollup
+        WHERE attacker_uuid = OLD.attacker_uuid AND technique_id = OLD.technique_id
+          AND sub_key = COALESCE(OLD.sub_technique_id, '');
+        INSERT INTO ttp_attacker_rollup
+            (attacker_uuid, technique_id, sub_key, tactic, tag_count, confidence_max, first_seen, last_seen)
+        SELECT attacker_uuid, technique_id, COALESCE(sub_technique_id, ''), MAX(tactic), COUNT(*), MAX(confidence),
+               MIN(created_at), MAX(created_at)
+        FROM ttp_tag
+        WHERE attacker_uuid = OLD.attacker_uuid AND technique_id = OLD.technique_id
+          AND COALESCE(sub_technique_id, '') = COALESCE(OLD.sub_technique_id, '')
+        GROUP BY attacker_uuid, technique_id, COALESCE(sub_technique_id, '');
+    END IF;
+END;

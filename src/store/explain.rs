@@ -1,0 +1,80 @@
+//! Query plans, for the test that keeps every scoped query on an index. Dialect-specific
+//! by nature: SQLite's `EXPLAIN QUERY PLAN` and MySQL's `EXPLAIN` differ in shape.
+
+use sqlx::{AssertSqlSafe, Row};
+
+use super::arg::Arg;
+use super::error::Result;
+use super::{Pool, Store};
+
+/// One step of a plan, reduced to what the scan check needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanStep {
+    /// Table or alias the step reads.
+    pub table: String,
+    /// True when the step reads the whole table or a whole index.
+    pub full_scan: bool,
+    /// The engine's own description.
+    pub detail: String,
+}
+
+impl Store {
+    /// The plan of `sql` with `args`, as this database would run it.
+    pub async fn explain(&self, sql: &str, args: Vec<Arg>) -> Result<Vec<PlanStep>> {
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut q = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
+                for a in args {
+                    q = q.bind(a);
+                }
+                let rows = q.fetch_all(p).await?;
+                Ok(rows
+                    .iter()
+                    .map(|r| {
+                        let detail: String = r.try_get("detail").unwrap_or_default();
+                        // "SCAN t", "SCAN t USING COVERING INDEX ix" (a whole index), "SEARCH t USING …"
+                        let mut words = detail.split_whitespace();
+                        let verb = words.next().unwrap_or("");
+                        let table = words.next().unwrap_or("").to_owned();
+                        PlanStep {
+                            table,
+                            full_scan: verb == "SCAN",
+                            detail,
+                        }
+                    })
+                    .collect())
+            }
+            Pool::MySql(p) => {
+                let mut q = sqlx::query(AssertSqlSafe(format!("EXPLAIN {sql}")));
+                for a in args {
+                    q = q.bind(a);
+                }
+                let rows = q.fetch_all(p).await?;
+                Ok(rows
+                    .iter()
+                    .map(|r| {
+                        let text = |c: &str| -> String {
+                            r.try_get::<Option<String>, _>(c)
+                                .ok()
+                                .flatten()
+                                .or_else(|| {
+                                    r.try_get::<Option<Vec<u8>>, _>(c)
+                                        .ok()
+                                        .flatten()
+                                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                                })
+                                .unwrap_or_default()
+                        };
+                        let (table, ty, key, extra) =
+                            (text("table"), text("type"), text("key"), text("Extra"));
+                        PlanStep {
+                            full_scan: ty == "ALL" || ty == "index",
+                            detail: format!("{table}: type={ty} key={key} {extra}"),
+                            table,
+                        }
+                    })
+                    .collect())
+            }
+        }
+    }
+}
