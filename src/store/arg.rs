@@ -7,6 +7,8 @@ use sqlx::mysql::{MySql, MySqlTypeInfo};
 use sqlx::sqlite::{Sqlite, SqliteArgumentsBuffer, SqliteTypeInfo};
 use sqlx::{Encode, Type};
 
+use std::sync::Arc;
+
 use super::codec::{Confidence, Timestamp};
 
 /// A bound value. `Encode::produces` reports each variant's real type, which MySQL's
@@ -15,6 +17,10 @@ use super::codec::{Confidence, Timestamp};
 pub enum Arg {
     Str(String),
     OptStr(Option<String>),
+    /// Shared text: cloning (e.g. to retry a bulk insert) and binding it on SQLite copy
+    /// no bytes — the insert path binds 17 values per row.
+    Text(Arc<str>),
+    OptText(Option<Arc<str>>),
     Int(i64),
     Conf(Confidence),
     Time(Timestamp),
@@ -62,9 +68,22 @@ impl Encode<'_, Sqlite> for Arg {
         match self {
             Arg::Str(s) => <String as Encode<Sqlite>>::encode_by_ref(s, buf),
             Arg::OptStr(s) => <Option<String> as Encode<Sqlite>>::encode_by_ref(s, buf),
+            Arg::Text(s) => <Arc<str> as Encode<Sqlite>>::encode_by_ref(s, buf),
+            Arg::OptText(s) => <Option<Arc<str>> as Encode<Sqlite>>::encode_by_ref(s, buf),
             Arg::Int(v) => <i64 as Encode<Sqlite>>::encode_by_ref(v, buf),
             Arg::Conf(v) => <Confidence as Encode<Sqlite>>::encode_by_ref(v, buf),
             Arg::Time(v) => <Timestamp as Encode<Sqlite>>::encode_by_ref(v, buf),
+        }
+    }
+
+    /// By value: owned strings move into the statement instead of being copied.
+    fn encode(self, buf: &mut SqliteArgumentsBuffer) -> Result<IsNull, BoxDynError> {
+        match self {
+            Arg::Str(s) => <String as Encode<Sqlite>>::encode(s, buf),
+            Arg::OptStr(s) => <Option<String> as Encode<Sqlite>>::encode(s, buf),
+            Arg::Text(s) => <Arc<str> as Encode<Sqlite>>::encode(s, buf),
+            Arg::OptText(s) => <Option<Arc<str>> as Encode<Sqlite>>::encode(s, buf),
+            other => <Arg as Encode<Sqlite>>::encode_by_ref(&other, buf),
         }
     }
 }
@@ -80,6 +99,8 @@ impl Encode<'_, MySql> for Arg {
         match self {
             Arg::Str(s) => <String as Encode<MySql>>::encode_by_ref(s, buf),
             Arg::OptStr(s) => <Option<String> as Encode<MySql>>::encode_by_ref(s, buf),
+            Arg::Text(s) => <&str as Encode<MySql>>::encode_by_ref(&&**s, buf),
+            Arg::OptText(s) => <Option<&str> as Encode<MySql>>::encode_by_ref(&s.as_deref(), buf),
             Arg::Int(v) => <i64 as Encode<MySql>>::encode_by_ref(v, buf),
             Arg::Conf(v) => <Confidence as Encode<MySql>>::encode_by_ref(v, buf),
             Arg::Time(v) => <Timestamp as Encode<MySql>>::encode_by_ref(v, buf),
@@ -88,7 +109,7 @@ impl Encode<'_, MySql> for Arg {
 
     fn produces(&self) -> Option<MySqlTypeInfo> {
         Some(match self {
-            Arg::Str(_) | Arg::OptStr(_) => <String as Type<MySql>>::type_info(),
+            Arg::Str(_) | Arg::OptStr(_) | Arg::Text(_) | Arg::OptText(_) => <String as Type<MySql>>::type_info(),
             Arg::Int(_) => <i64 as Type<MySql>>::type_info(),
             Arg::Conf(_) => <Confidence as Type<MySql>>::type_info(),
             Arg::Time(_) => <Timestamp as Type<MySql>>::type_info(),

@@ -2,7 +2,7 @@
 //! insert-or-ignore in bounded chunks inside one short transaction, retried on lock
 //! conflicts. First write wins; the return value counts only rows newly stored.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -96,27 +96,29 @@ struct Prepared {
 fn prepare(t: &NewTag, now: Timestamp) -> Prepared {
     let uuid = t.uuid().to_string();
     let created = t.created_at.map(Timestamp).unwrap_or(now);
+    let text = |s: &str| Arg::Text(Arc::from(s));
+    let opt = |s: &Option<String>| Arg::OptText(s.as_deref().map(Arc::from));
     Prepared {
-        uuid: uuid.clone(),
         args: [
-            Arg::Str(uuid),
-            Arg::Str(t.source_kind.clone()),
-            Arg::Str(t.source_id.clone()),
-            Arg::OptStr(t.attacker_uuid.clone()),
-            Arg::OptStr(t.identity_uuid.clone()),
-            Arg::OptStr(t.session_id.clone()),
-            Arg::OptStr(t.decky_id.clone()),
-            Arg::Str(t.tactic.clone()),
-            Arg::Str(t.technique_id.clone()),
-            Arg::OptStr(t.sub_technique_id.clone()),
+            text(&uuid),
+            text(&t.source_kind),
+            text(&t.source_id),
+            opt(&t.attacker_uuid),
+            opt(&t.identity_uuid),
+            opt(&t.session_id),
+            opt(&t.decky_id),
+            text(&t.tactic),
+            text(&t.technique_id),
+            opt(&t.sub_technique_id),
             Arg::Conf(Confidence(t.confidence)),
-            Arg::Str(t.rule_id.clone()),
+            text(&t.rule_id),
             Arg::Int(t.rule_version),
-            Arg::Str(to_python_json(&t.evidence)),
-            Arg::Str(t.attack_release.clone()),
-            Arg::OptStr(t.mitre_url.clone()),
+            Arg::Text(Arc::from(to_python_json(&t.evidence))),
+            text(&t.attack_release),
+            opt(&t.mitre_url),
             Arg::Time(created),
         ],
+        uuid,
     }
 }
 
@@ -189,59 +191,43 @@ impl Store {
 
     async fn insert_once(&self, rows: &[Prepared]) -> Result<u64> {
         let dialect = self.dialect();
-        let mut inserted = 0;
-        match &self.pool {
+        // One body for both dialects: the transaction types differ, the steps do not.
+        // A failed chunk rolls back at once — on SQLite while we still hold the writer
+        // mutex, on MySQL because a lock-wait timeout undoes only the statement — so a
+        // retry never finds our own earlier chunks' locks in its way.
+        macro_rules! insert_chunks {
+            ($db:ty, $tx:expr) => {{
+                let mut tx = $tx;
+                let mut inserted = 0;
+                for chunk in rows.chunks(INSERT_CHUNK_ROWS) {
+                    self.count_statement();
+                    let mut q = sqlx::query::<$db>(AssertSqlSafe(chunk_sql(dialect, chunk.len())));
+                    for r in chunk {
+                        for a in &r.args {
+                            q = q.bind(a.clone());
+                        }
+                    }
+                    match q.execute(&mut *tx).await {
+                        Ok(r) => inserted += r.rows_affected(),
+                        Err(e) => {
+                            let _ = tx.rollback().await;
+                            return Err(e.into());
+                        }
+                    }
+                }
+                tx.commit().await?;
+                inserted
+            }};
+        }
+        Ok(match &self.pool {
             Pool::Sqlite(p) => {
                 let _writer = self.inner.sqlite_writer.lock().await;
                 // IMMEDIATE takes the write lock up front: a deferred transaction that
                 // upgrades later can fail with SQLITE_BUSY without waiting.
-                let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
-                for chunk in rows.chunks(INSERT_CHUNK_ROWS) {
-                    self.count_statement();
-                    let mut q =
-                        sqlx::query::<Sqlite>(AssertSqlSafe(chunk_sql(dialect, chunk.len())));
-                    for r in chunk {
-                        for a in &r.args {
-                            q = q.bind(a.clone());
-                        }
-                    }
-                    match q.execute(&mut *tx).await {
-                        Ok(r) => inserted += r.rows_affected(),
-                        Err(e) => {
-                            // Roll back now, while we still hold the writer mutex, so a
-                            // retry never finds our own half-transaction in its way.
-                            let _ = tx.rollback().await;
-                            return Err(e.into());
-                        }
-                    }
-                }
-                tx.commit().await?;
+                insert_chunks!(Sqlite, p.begin_with("BEGIN IMMEDIATE").await?)
             }
-            Pool::MySql(p) => {
-                let mut tx = p.begin().await?;
-                for chunk in rows.chunks(INSERT_CHUNK_ROWS) {
-                    self.count_statement();
-                    let mut q =
-                        sqlx::query::<MySql>(AssertSqlSafe(chunk_sql(dialect, chunk.len())));
-                    for r in chunk {
-                        for a in &r.args {
-                            q = q.bind(a.clone());
-                        }
-                    }
-                    match q.execute(&mut *tx).await {
-                        Ok(r) => inserted += r.rows_affected(),
-                        Err(e) => {
-                            // A lock-wait timeout rolls back only the statement: release
-                            // the earlier chunks' row locks before anyone retries.
-                            let _ = tx.rollback().await;
-                            return Err(e.into());
-                        }
-                    }
-                }
-                tx.commit().await?;
-            }
-        }
-        Ok(inserted)
+            Pool::MySql(p) => insert_chunks!(MySql, p.begin().await?),
+        })
     }
 }
 

@@ -59,8 +59,25 @@ const ROLLUP_AGGREGATES: &str = "technique_id, sub_technique_id, MAX(tactic) AS 
 const TAG_FIELDS: &str = "t.technique_id, t.sub_technique_id, t.tactic, t.created_at, t.confidence";
 
 /// Rollup order: technique id, then the parent-only group before its sub-techniques.
-fn technique_order(a: (&str, Option<&str>), b: (&str, Option<&str>)) -> std::cmp::Ordering {
-    a.0.cmp(b.0).then_with(|| a.1.cmp(&b.1))
+/// Rows ordered by technique id, the parent-only group before its sub-techniques (the
+/// same order on both dialects, whatever their collations).
+trait ByTechnique {
+    fn technique_key(&self) -> (&str, Option<&str>);
+}
+
+macro_rules! by_technique {
+    ($($t:ty),*) => {$(
+        impl ByTechnique for $t {
+            fn technique_key(&self) -> (&str, Option<&str>) {
+                (&self.technique_id, self.sub_technique_id.as_deref())
+            }
+        }
+    )*};
+}
+by_technique!(TechniqueRollup, CampaignTechniqueRollup, FleetTechniqueRollup);
+
+fn sort_rollups<T: ByTechnique>(v: &mut [T]) {
+    v.sort_by(|a, b| a.technique_key().cmp(&b.technique_key()));
 }
 
 impl Store {
@@ -208,14 +225,7 @@ impl Store {
                 )
             })
             .await?;
-        for v in out.values_mut() {
-            v.sort_by(|a: &CampaignTechniqueRollup, b: &CampaignTechniqueRollup| {
-                technique_order(
-                    (&a.technique_id, a.sub_technique_id.as_deref()),
-                    (&b.technique_id, b.sub_technique_id.as_deref()),
-                )
-            });
-        }
+        out.values_mut().for_each(|v| sort_rollups(v));
         Ok(out)
     }
 
@@ -287,12 +297,7 @@ impl Store {
              FROM ttp_fleet_rollup t WHERE t.tag_count > 0{f} GROUP BY t.technique_id, t.sub_key"
         );
         let mut rows: Vec<FleetTechniqueRollup> = self.fetch_all(sql, args).await?;
-        rows.sort_by(|a, b| {
-            technique_order(
-                (&a.technique_id, a.sub_technique_id.as_deref()),
-                (&b.technique_id, b.sub_technique_id.as_deref()),
-            )
-        });
+        sort_rollups(&mut rows);
         Ok(rows)
     }
 
@@ -310,24 +315,11 @@ impl Store {
              GROUP BY t.technique_id, t.sub_technique_id"
         );
         let mut rows: Vec<FleetTechniqueRollup> = self.fetch_all(sql, args).await?;
-        rows.sort_by(|a, b| {
-            technique_order(
-                (&a.technique_id, a.sub_technique_id.as_deref()),
-                (&b.technique_id, b.sub_technique_id.as_deref()),
-            )
-        });
+        sort_rollups(&mut rows);
         Ok(rows)
     }
 }
 
-fn sort_rollups(v: &mut [TechniqueRollup]) {
-    v.sort_by(|a, b| {
-        technique_order(
-            (&a.technique_id, a.sub_technique_id.as_deref()),
-            (&b.technique_id, b.sub_technique_id.as_deref()),
-        )
-    });
-}
 
 fn take<T>(mut m: HashMap<String, Vec<T>>, id: &str) -> Vec<T> {
     m.remove(id).unwrap_or_default()
