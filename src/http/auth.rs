@@ -7,7 +7,7 @@
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use crate::auth::{AuthError, Authenticator, Principal};
 use crate::graphql::error::Code;
@@ -51,8 +51,5 @@ pub async fn require(State(auth): State<Authenticator>, mut req: Request, next: 
 }
 
 fn error(status: StatusCode, code: Code, message: &str) -> Response {
-    let body = serde_json::json!({
-        "errors": [{ "message": message, "extensions": { "code": code.as_str() } }]
-    });
-    (status, axum::Json(body)).into_response()
+    super::graphql::error_response(status, code.as_str(), message, false)
 }
