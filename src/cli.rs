@@ -118,9 +118,9 @@ pub struct DbArgs {
     /// DATABASE_URL; default: sqlite://./ttpgraph.db]
     #[arg(long, env = "TTPGRAPH_DATABASE_URL", hide_env = true)]
     pub database_url: Option<String>,
-    /// Database connection pool size.
-    #[arg(long, env = "TTPGRAPH_DB_POOL", default_value_t = 16)]
-    pub db_pool: u32,
+    /// Database connection pool size [default: 8 on SQLite, 16 on MySQL].
+    #[arg(long, env = "TTPGRAPH_DB_POOL")]
+    pub db_pool: Option<u32>,
 }
 
 #[derive(Debug, Clone, Args)]

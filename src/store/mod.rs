@@ -47,14 +47,24 @@ pub use users::{NewUser, User};
 /// The shortest connection attempt `wait_ready` makes, even at its deadline.
 pub const MIN_READY_ATTEMPT: Duration = Duration::from_millis(250);
 
+/// SQLite reads are CPU-bound in-process work: a few connections per core keep both
+/// cores busy while a slow query runs, and each connection has its own page cache.
+pub const SQLITE_POOL: u32 = 8;
+/// MySQL connections mostly wait on the network and the server.
+pub const MYSQL_POOL: u32 = 16;
+/// Page cache per SQLite connection (KiB). Hot pages are also in the OS page cache, so a
+/// modest private cache avoids multiplying memory by the pool size.
+const SQLITE_CACHE_KIB: i64 = 8 * 1024;
+
 /// Tags below this confidence are dropped at insert time; 0.3 itself is kept (SPEC §2).
 pub const CONFIDENCE_FLOOR: f64 = 0.3;
 
 /// Connection settings; the defaults suit a 2-core server.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// Pool size (an in-memory SQLite database always uses one connection).
-    pub max_connections: u32,
+    /// Pool size; `None` picks the dialect's default ([`SQLITE_POOL`], [`MYSQL_POOL`]).
+    /// An in-memory SQLite database always uses one connection.
+    pub max_connections: Option<u32>,
     /// How long a request waits for a pooled connection before failing.
     pub acquire_timeout: Duration,
 }
@@ -62,7 +72,7 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
-            max_connections: 16,
+            max_connections: None,
             acquire_timeout: Duration::from_secs(10),
         }
     }
@@ -126,15 +136,17 @@ impl Store {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(30))
                     .foreign_keys(false)
-                    .pragma("cache_size", "-65536")
+                    .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
                     .pragma("temp_store", "memory")
-                    .pragma("mmap_size", "268435456");
+                    // No mmap: every connection would map the file separately, and the
+                    // server's RSS would count the same pages once per connection.
+                    .pragma("mmap_size", "0");
                 let po = SqlitePoolOptions::new()
                     .acquire_timeout(opts.acquire_timeout)
                     .max_connections(if memory {
                         1
                     } else {
-                        opts.max_connections.max(1)
+                        opts.max_connections.unwrap_or(SQLITE_POOL).max(1)
                     });
                 let po = if memory {
                     po.min_connections(1).idle_timeout(None).max_lifetime(None)
@@ -151,7 +163,7 @@ impl Store {
                 Pool::MySql(
                     MySqlPoolOptions::new()
                         .acquire_timeout(opts.acquire_timeout)
-                        .max_connections(opts.max_connections.max(1))
+                        .max_connections(opts.max_connections.unwrap_or(MYSQL_POOL).max(1))
                         .test_before_acquire(true)
                         .connect_lazy_with(co),
                 )

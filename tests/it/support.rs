@@ -103,7 +103,7 @@ impl TestDb {
                 let store = Store::connect(
                     &url,
                     &StoreOptions {
-                        max_connections: 8,
+                        max_connections: Some(8),
                         ..Default::default()
                     },
                 )

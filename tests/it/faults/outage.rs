@@ -175,7 +175,7 @@ async fn mariadb_down_at_start_then_killed_and_restarted_under_a_live_store() {
         Err(e) => panic!("cannot initialise a private MariaDB: {e}"),
     };
     let opts = StoreOptions {
-        max_connections: 4,
+        max_connections: Some(4),
         acquire_timeout: ACQUIRE,
     };
     let store = Store::connect(&srv.url(), &opts)
