@@ -1,9 +1,16 @@
--- Whole-table answers kept current at insert time, so the fleet rollup and the fleet
--- export cost what their size costs, not what ttp_tag's size costs. Triggers keep them
--- current whoever writes ttp_tag — ttpgraph or DECNET's own workers.
+-- Rollups kept current at write time, so the big answers cost what their size costs,
+-- not what ttp_tag's size costs. Triggers keep them current whoever writes ttp_tag —
+-- ttpgraph or DECNET's own workers.
 --
--- sub_key is sub_technique_id with NULL as '' (NULLs cannot be in a primary key).
--- Tags are immutable in DECNET (first write wins); inserts and deletes are tracked.
+--   ttp_fleet_rollup     technique × sub × tactic × confidence   → fleet rollup (and its filters)
+--   ttp_attacker_rollup  attacker × technique × sub × tag's identity → attacker rollups, export,
+--                        and the attacker half of identity rollups (the identity column is
+--                        what lets a tag that names the identity itself be counted once)
+--   ttp_identity_rollup  identity × technique × sub               → identity and campaign rollups
+--
+-- sub_key / identity_key are the nullable columns with NULL as '' (NULLs cannot be in a
+-- primary key). Tags are immutable in DECNET (first write wins): inserts and deletes
+-- are tracked; a delete recomputes its groups from the (indexed) tags.
 
 CREATE TABLE IF NOT EXISTS ttp_fleet_rollup (
     technique_id VARCHAR(16) NOT NULL,
@@ -19,24 +26,45 @@ CREATE TABLE IF NOT EXISTS ttp_attacker_rollup (
     attacker_uuid VARCHAR(36) NOT NULL,
     technique_id VARCHAR(16) NOT NULL,
     sub_key VARCHAR(16) NOT NULL,
+    identity_key VARCHAR(36) NOT NULL,
     tactic VARCHAR(16) NOT NULL,
     tag_count BIGINT NOT NULL,
     confidence_max FLOAT NOT NULL,
     first_seen DATETIME NOT NULL,
     last_seen DATETIME NOT NULL,
-    PRIMARY KEY (attacker_uuid, technique_id, sub_key)
+    PRIMARY KEY (attacker_uuid, technique_id, sub_key, identity_key)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 
+CREATE TABLE IF NOT EXISTS ttp_identity_rollup (
+    identity_uuid VARCHAR(36) NOT NULL,
+    technique_id VARCHAR(16) NOT NULL,
+    sub_key VARCHAR(16) NOT NULL,
+    tactic VARCHAR(16) NOT NULL,
+    tag_count BIGINT NOT NULL,
+    confidence_max FLOAT NOT NULL,
+    first_seen DATETIME NOT NULL,
+    last_seen DATETIME NOT NULL,
+    PRIMARY KEY (identity_uuid, technique_id, sub_key)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+-- Existing tags (a DECNET database opened for the first time).
 INSERT INTO ttp_fleet_rollup (technique_id, sub_key, tactic, confidence, tag_count, last_seen)
 SELECT technique_id, COALESCE(sub_technique_id, ''), tactic, confidence, COUNT(*), MAX(created_at)
 FROM ttp_tag GROUP BY technique_id, COALESCE(sub_technique_id, ''), tactic, confidence;
 
-INSERT INTO ttp_attacker_rollup
-    (attacker_uuid, technique_id, sub_key, tactic, tag_count, confidence_max, first_seen, last_seen)
-SELECT attacker_uuid, technique_id, COALESCE(sub_technique_id, ''), MAX(tactic), COUNT(*), MAX(confidence),
-       MIN(created_at), MAX(created_at)
+INSERT INTO ttp_attacker_rollup (attacker_uuid, technique_id, sub_key, identity_key, tactic, tag_count,
+                                 confidence_max, first_seen, last_seen)
+SELECT attacker_uuid, technique_id, COALESCE(sub_technique_id, ''), COALESCE(identity_uuid, ''), MAX(tactic),
+       COUNT(*), MAX(confidence), MIN(created_at), MAX(created_at)
 FROM ttp_tag WHERE attacker_uuid IS NOT NULL
-GROUP BY attacker_uuid, technique_id, COALESCE(sub_technique_id, '');
+GROUP BY attacker_uuid, technique_id, COALESCE(sub_technique_id, ''), COALESCE(identity_uuid, '');
+
+INSERT INTO ttp_identity_rollup (identity_uuid, technique_id, sub_key, tactic, tag_count, confidence_max,
+                                 first_seen, last_seen)
+SELECT identity_uuid, technique_id, COALESCE(sub_technique_id, ''), MAX(tactic), COUNT(*), MAX(confidence),
+       MIN(created_at), MAX(created_at)
+FROM ttp_tag WHERE identity_uuid IS NOT NULL
+GROUP BY identity_uuid, technique_id, COALESCE(sub_technique_id, '');
 
 DROP TRIGGER IF EXISTS trg_ttp_tag_rollups_insert;
 CREATE TRIGGER trg_ttp_tag_rollups_insert AFTER INSERT ON ttp_tag FOR EACH ROW
@@ -45,22 +73,30 @@ BEGIN
     VALUES (NEW.technique_id, COALESCE(NEW.sub_technique_id, ''), NEW.tactic, NEW.confidence, 1, NEW.created_at)
     ON DUPLICATE KEY UPDATE tag_count = tag_count + 1, last_seen = GREATEST(last_seen, VALUES(last_seen));
     IF NEW.attacker_uuid IS NOT NULL THEN
-        INSERT INTO ttp_attacker_rollup
-            (attacker_uuid, technique_id, sub_key, tactic, tag_count, confidence_max, first_seen, last_seen)
-        VALUES (NEW.attacker_uuid, NEW.technique_id, COALESCE(NEW.sub_technique_id, ''), NEW.tactic, 1,
-                NEW.confidence, NEW.created_at, NEW.created_at)
-        ON DUPLICATE KEY UPDATE
-            tag_count = tag_count + 1,
-            tactic = GREATEST(tactic, VALUES(tactic)),
+        INSERT INTO ttp_attacker_rollup (attacker_uuid, technique_id, sub_key, identity_key, tactic, tag_count,
+                                         confidence_max, first_seen, last_seen)
+        VALUES (NEW.attacker_uuid, NEW.technique_id, COALESCE(NEW.sub_technique_id, ''), COALESCE(NEW.identity_uuid, ''),
+                NEW.tactic, 1, NEW.confidence, NEW.created_at, NEW.created_at)
+        ON DUPLICATE KEY UPDATE tag_count = tag_count + 1, tactic = GREATEST(tactic, VALUES(tactic)),
             confidence_max = GREATEST(confidence_max, VALUES(confidence_max)),
-            first_seen = LEAST(first_seen, VALUES(first_seen)),
-            last_seen = GREATEST(last_seen, VALUES(last_seen));
+            first_seen = LEAST(first_seen, VALUES(first_seen)), last_seen = GREATEST(last_seen, VALUES(last_seen));
+    END IF;
+    IF NEW.identity_uuid IS NOT NULL THEN
+        INSERT INTO ttp_identity_rollup (identity_uuid, technique_id, sub_key, tactic, tag_count, confidence_max,
+                                         first_seen, last_seen)
+        VALUES (NEW.identity_uuid, NEW.technique_id, COALESCE(NEW.sub_technique_id, ''), NEW.tactic, 1, NEW.confidence,
+                NEW.created_at, NEW.created_at)
+        ON DUPLICATE KEY UPDATE tag_count = tag_count + 1, tactic = GREATEST(tactic, VALUES(tactic)),
+            confidence_max = GREATEST(confidence_max, VALUES(confidence_max)),
+            first_seen = LEAST(first_seen, VALUES(first_seen)), last_seen = GREATEST(last_seen, VALUES(last_seen));
     END IF;
 END;
 
 DROP TRIGGER IF EXISTS trg_ttp_tag_rollups_delete;
 CREATE TRIGGER trg_ttp_tag_rollups_delete AFTER DELETE ON ttp_tag FOR EACH ROW
 BEGIN
+    -- The fleet group is big: count down, and find its newest tag from the top of the
+    -- (technique_id, created_at) index instead of recounting.
     UPDATE ttp_fleet_rollup
     SET tag_count = tag_count - 1,
         last_seen = COALESCE((SELECT MAX(t.created_at) FROM ttp_tag t
@@ -75,14 +111,28 @@ BEGIN
     IF OLD.attacker_uuid IS NOT NULL THEN
         DELETE FROM ttp_attacker_rollup
         WHERE attacker_uuid = OLD.attacker_uuid AND technique_id = OLD.technique_id
-          AND sub_key = COALESCE(OLD.sub_technique_id, '');
-        INSERT INTO ttp_attacker_rollup
-            (attacker_uuid, technique_id, sub_key, tactic, tag_count, confidence_max, first_seen, last_seen)
-        SELECT attacker_uuid, technique_id, COALESCE(sub_technique_id, ''), MAX(tactic), COUNT(*), MAX(confidence),
-               MIN(created_at), MAX(created_at)
+          AND sub_key = COALESCE(OLD.sub_technique_id, '') AND identity_key = COALESCE(OLD.identity_uuid, '');
+        INSERT INTO ttp_attacker_rollup (attacker_uuid, technique_id, sub_key, identity_key, tactic, tag_count,
+                                         confidence_max, first_seen, last_seen)
+        SELECT attacker_uuid, technique_id, COALESCE(sub_technique_id, ''), COALESCE(identity_uuid, ''), MAX(tactic),
+               COUNT(*), MAX(confidence), MIN(created_at), MAX(created_at)
         FROM ttp_tag
         WHERE attacker_uuid = OLD.attacker_uuid AND technique_id = OLD.technique_id
           AND COALESCE(sub_technique_id, '') = COALESCE(OLD.sub_technique_id, '')
-        GROUP BY attacker_uuid, technique_id, COALESCE(sub_technique_id, '');
+          AND COALESCE(identity_uuid, '') = COALESCE(OLD.identity_uuid, '')
+        GROUP BY attacker_uuid, technique_id, COALESCE(sub_technique_id, ''), COALESCE(identity_uuid, '');
+    END IF;
+    IF OLD.identity_uuid IS NOT NULL THEN
+        DELETE FROM ttp_identity_rollup
+        WHERE identity_uuid = OLD.identity_uuid AND technique_id = OLD.technique_id
+          AND sub_key = COALESCE(OLD.sub_technique_id, '');
+        INSERT INTO ttp_identity_rollup (identity_uuid, technique_id, sub_key, tactic, tag_count, confidence_max,
+                                         first_seen, last_seen)
+        SELECT identity_uuid, technique_id, COALESCE(sub_technique_id, ''), MAX(tactic), COUNT(*), MAX(confidence),
+               MIN(created_at), MAX(created_at)
+        FROM ttp_tag
+        WHERE identity_uuid = OLD.identity_uuid AND technique_id = OLD.technique_id
+          AND COALESCE(sub_technique_id, '') = COALESCE(OLD.sub_technique_id, '')
+        GROUP BY identity_uuid, technique_id, COALESCE(sub_technique_id, '');
     END IF;
 END;

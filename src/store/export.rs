@@ -16,8 +16,9 @@ impl Store {
     pub async fn export_rollups(&self) -> Result<BTreeMap<String, Vec<ExportRollup>>> {
         let rows: Vec<ExportRollup> = self
             .fetch_all(
-                "SELECT attacker_uuid, technique_id, NULLIF(sub_key, '') AS sub_technique_id, tactic, \
-                 tag_count AS count, confidence_max FROM ttp_attacker_rollup WHERE tag_count > 0",
+                "SELECT attacker_uuid, technique_id, NULLIF(sub_key, '') AS sub_technique_id, MAX(tactic) AS tactic, \
+                 CAST(SUM(tag_count) AS SIGNED) AS count, MAX(confidence_max) AS confidence_max \
+                 FROM ttp_attacker_rollup WHERE tag_count > 0 GROUP BY attacker_uuid, technique_id, sub_key",
                 vec![],
             )
             .await?;

@@ -29,6 +29,11 @@ pub struct TechniqueFilter {
 }
 
 impl TechniqueFilter {
+    /// No narrowing: the summaries can answer.
+    pub fn is_empty(&self) -> bool {
+        self.min_confidence.is_none() && self.tactics.is_empty()
+    }
+
     /// `AND …` conditions on table alias `t`, with their arguments appended to `args`.
     fn sql(&self, args: &mut Vec<Arg>) -> String {
         let mut s = String::new();
@@ -57,6 +62,9 @@ pub(super) struct Keyed<T> {
 const ROLLUP_AGGREGATES: &str = "technique_id, sub_technique_id, MAX(tactic) AS tactic, COUNT(*) AS count, \
      MIN(created_at) AS first_seen, MAX(created_at) AS last_seen, MAX(confidence) AS confidence_max";
 const TAG_FIELDS: &str = "t.technique_id, t.sub_technique_id, t.tactic, t.created_at, t.confidence";
+/// A summary row's fields, as the identity union reads them.
+const SUMMARY_FIELDS: &str =
+    "r.technique_id, r.sub_key, r.tactic, r.tag_count, r.first_seen, r.last_seen, r.confidence_max";
 
 /// Rollup order: technique id, then the parent-only group before its sub-techniques.
 /// Rows ordered by technique id, the parent-only group before its sub-techniques (the
@@ -107,8 +115,47 @@ impl Store {
         Ok(out)
     }
 
-    /// Identity rollups for many identities in one statement.
+    /// Identity rollups for many identities in one statement. Unfiltered, they come
+    /// from the trigger-kept summaries (cost: the identity's technique groups, not its
+    /// tags); with a filter, from the tags ([`Store::techniques_by_identities_scan`]).
+    ///
+    /// The identity scope is its own tags plus its attackers' tags, a tag in both counted
+    /// once: `ttp_identity_rollup` holds the first set, and the attackers' rows of
+    /// `ttp_attacker_rollup` whose tag identity is *not* this identity hold the rest.
     pub async fn techniques_by_identities(
+        &self,
+        ids: &[String],
+        filter: &TechniqueFilter,
+    ) -> Result<HashMap<String, Vec<TechniqueRollup>>> {
+        if !filter.is_empty() {
+            return self.techniques_by_identities_scan(ids, filter).await;
+        }
+        let mut out = self
+            .keyed_batch(ids, |chunk, args| {
+                let list = placeholders(chunk.len());
+                args.extend(chunk.iter().cloned().map(Arg::Str));
+                args.extend(chunk.iter().cloned().map(Arg::Str));
+                format!(
+                    "SELECT k, technique_id, NULLIF(sub_key, '') AS sub_technique_id, MAX(tactic) AS tactic, \
+                     CAST(SUM(tag_count) AS SIGNED) AS count, MIN(first_seen) AS first_seen, \
+                     MAX(last_seen) AS last_seen, MAX(confidence_max) AS confidence_max FROM (\
+                       SELECT r.identity_uuid AS k, {SUMMARY_FIELDS} FROM ttp_identity_rollup r \
+                       WHERE r.identity_uuid IN ({list}) \
+                       UNION ALL \
+                       SELECT a.identity_id AS k, {SUMMARY_FIELDS} FROM attackers a \
+                       JOIN ttp_attacker_rollup r ON r.attacker_uuid = a.uuid \
+                       WHERE a.identity_id IN ({list}) AND r.identity_key <> a.identity_id\
+                     ) s WHERE tag_count > 0 GROUP BY k, technique_id, sub_key"
+                )
+            })
+            .await?;
+        out.values_mut().for_each(|v| sort_rollups(v));
+        Ok(out)
+    }
+
+    /// Identity rollups computed from the tags (a `UNION ALL` of two indexed branches;
+    /// the second skips tags the first already has).
+    pub async fn techniques_by_identities_scan(
         &self,
         ids: &[String],
         filter: &TechniqueFilter,
@@ -138,23 +185,25 @@ impl Store {
     }
 
     /// Attacker rollups (tags with this `attacker_uuid`; identity-rollup tags excluded).
-    /// Unfiltered, they are read from `ttp_attacker_rollup` (kept by triggers, one row per
-    /// attacker and technique); with a filter, from the tags.
+    /// Unfiltered, from `ttp_attacker_rollup`; with a filter, from the tags.
     pub async fn techniques_by_attackers(
         &self,
         ids: &[String],
         filter: &TechniqueFilter,
     ) -> Result<HashMap<String, Vec<TechniqueRollup>>> {
-        if filter != &TechniqueFilter::default() {
-            return self.column_rollups("attacker_uuid", ids, filter).await;
+        if !filter.is_empty() {
+            return self.techniques_by_attackers_scan(ids, filter).await;
         }
         let mut out = self
             .keyed_batch(ids, |chunk, args| {
                 args.extend(chunk.iter().cloned().map(Arg::Str));
                 format!(
-                    "SELECT attacker_uuid AS k, technique_id, NULLIF(sub_key, '') AS sub_technique_id, tactic, \
-                     tag_count AS count, first_seen, last_seen, confidence_max FROM ttp_attacker_rollup \
-                     WHERE attacker_uuid IN ({}) AND tag_count > 0",
+                    "SELECT r.attacker_uuid AS k, r.technique_id, NULLIF(r.sub_key, '') AS sub_technique_id, \
+                     MAX(r.tactic) AS tactic, CAST(SUM(r.tag_count) AS SIGNED) AS count, \
+                     MIN(r.first_seen) AS first_seen, MAX(r.last_seen) AS last_seen, \
+                     MAX(r.confidence_max) AS confidence_max FROM ttp_attacker_rollup r \
+                     WHERE r.attacker_uuid IN ({}) AND r.tag_count > 0 \
+                     GROUP BY r.attacker_uuid, r.technique_id, r.sub_key",
                     placeholders(chunk.len())
                 )
             })
@@ -172,7 +221,8 @@ impl Store {
         self.column_rollups("attacker_uuid", ids, filter).await
     }
 
-    /// Session rollups (tags with this `session_id`).
+    /// Session rollups (tags with this `session_id`; sessions are small, so always
+    /// computed from the tags).
     pub async fn techniques_by_sessions(
         &self,
         ids: &[String],
@@ -181,7 +231,7 @@ impl Store {
         self.column_rollups("session_id", ids, filter).await
     }
 
-    /// Shared body of the attacker and session scopes: one indexed column equals the id.
+    /// Shared body of the attacker and session scans: one indexed column equals the id.
     async fn column_rollups(
         &self,
         column: &'static str,
@@ -204,8 +254,37 @@ impl Store {
     }
 
     /// Campaign rollups: tags whose own `identity_uuid` belongs to an identity of the
-    /// campaign (attacker-only tags are not followed, as in DECNET).
+    /// campaign (attacker-only tags are not followed, as in DECNET). Unfiltered, from
+    /// `ttp_identity_rollup`: one row per identity and technique, so the number of rows
+    /// is the number of distinct identities.
     pub async fn techniques_by_campaigns(
+        &self,
+        ids: &[String],
+        filter: &TechniqueFilter,
+    ) -> Result<HashMap<String, Vec<CampaignTechniqueRollup>>> {
+        if !filter.is_empty() {
+            return self.techniques_by_campaigns_scan(ids, filter).await;
+        }
+        let mut out = self
+            .keyed_batch(ids, |chunk, args| {
+                args.extend(chunk.iter().cloned().map(Arg::Str));
+                format!(
+                    "SELECT i.campaign_id AS k, r.technique_id, NULLIF(r.sub_key, '') AS sub_technique_id, \
+                     MAX(r.tactic) AS tactic, CAST(SUM(r.tag_count) AS SIGNED) AS count, \
+                     COUNT(*) AS identity_count, MAX(r.last_seen) AS last_seen \
+                     FROM attacker_identities i JOIN ttp_identity_rollup r ON r.identity_uuid = i.uuid \
+                     WHERE i.campaign_id IN ({}) AND r.tag_count > 0 \
+                     GROUP BY i.campaign_id, r.technique_id, r.sub_key",
+                    placeholders(chunk.len())
+                )
+            })
+            .await?;
+        out.values_mut().for_each(|v| sort_rollups(v));
+        Ok(out)
+    }
+
+    /// Campaign rollups computed from the tags.
+    pub async fn techniques_by_campaigns_scan(
         &self,
         ids: &[String],
         filter: &TechniqueFilter,
