@@ -109,7 +109,9 @@ impl Encode<'_, MySql> for Arg {
 
     fn produces(&self) -> Option<MySqlTypeInfo> {
         Some(match self {
-            Arg::Str(_) | Arg::OptStr(_) | Arg::Text(_) | Arg::OptText(_) => <String as Type<MySql>>::type_info(),
+            Arg::Str(_) | Arg::OptStr(_) | Arg::Text(_) | Arg::OptText(_) => {
+                <String as Type<MySql>>::type_info()
+            }
             Arg::Int(_) => <i64 as Type<MySql>>::type_info(),
             Arg::Conf(_) => <Confidence as Type<MySql>>::type_info(),
             Arg::Time(_) => <Timestamp as Type<MySql>>::type_info(),

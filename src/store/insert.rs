@@ -2,8 +2,8 @@
 //! insert-or-ignore in bounded chunks inside one short transaction, retried on lock
 //! conflicts. First write wins; the return value counts only rows newly stored.
 
-use std::sync::{Arc, LazyLock};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;

@@ -82,7 +82,11 @@ macro_rules! by_technique {
         }
     )*};
 }
-by_technique!(TechniqueRollup, CampaignTechniqueRollup, FleetTechniqueRollup);
+by_technique!(
+    TechniqueRollup,
+    CampaignTechniqueRollup,
+    FleetTechniqueRollup
+);
 
 fn sort_rollups<T: ByTechnique>(v: &mut [T]) {
     v.sort_by(|a, b| a.technique_key().cmp(&b.technique_key()));
@@ -398,7 +402,6 @@ impl Store {
         Ok(rows)
     }
 }
-
 
 fn take<T>(mut m: HashMap<String, Vec<T>>, id: &str) -> Vec<T> {
     m.remove(id).unwrap_or_default()

@@ -180,7 +180,7 @@ async fn database_errors_are_masked_with_a_request_id() {
     let req = Request::post("/graphql")
         .header(header::CONTENT_TYPE, "application/json")
         .header("x-request-id", "req-1234")
-        .body(Body::from(r#"{"query":"{ fleetTechniques { count } }"}"#))
+        .body(Body::from(r#"{"query":"{ inspect(scope: ATTACKER, id: \"a\", techniqueId: \"T1083\") { uuid } }"}"#))
         .expect("req");
     let (s, h, body) = send(&app, req).await;
     assert_eq!(s, StatusCode::OK);

@@ -8,18 +8,48 @@ use ttpgraph::demo::{DemoConfig, fill};
 use ttpgraph::store::{Dialect, Store, TechniqueFilter};
 
 async fn assert_summaries_match(s: &Store, attackers: &[String], when: &str) {
-    let identities: Vec<String> = s.list_identities(None, 1000).await.expect("ids").into_iter().map(|i| i.uuid).collect();
+    let identities: Vec<String> = s
+        .list_identities(None, 1000)
+        .await
+        .expect("ids")
+        .into_iter()
+        .map(|i| i.uuid)
+        .collect();
     let mut identities = identities;
     identities.extend([I1.to_string(), I2.to_string()]);
-    let campaigns: Vec<String> = s.list_campaigns(None, 1000).await.expect("c").into_iter().map(|c| c.uuid).collect();
+    let campaigns: Vec<String> = s
+        .list_campaigns(None, 1000)
+        .await
+        .expect("c")
+        .into_iter()
+        .map(|c| c.uuid)
+        .collect();
     let none = TechniqueFilter::default();
-    let fast = s.techniques_by_identities(&identities, &none).await.expect("summary");
-    let scan = s.techniques_by_identities_scan(&identities, &none).await.expect("scan");
-    assert!(scan.values().filter(|v| !v.is_empty()).count() > 5, "{when}: identities have tags");
+    let fast = s
+        .techniques_by_identities(&identities, &none)
+        .await
+        .expect("summary");
+    let scan = s
+        .techniques_by_identities_scan(&identities, &none)
+        .await
+        .expect("scan");
+    assert!(
+        scan.values().filter(|v| !v.is_empty()).count() > 5,
+        "{when}: identities have tags"
+    );
     assert_eq!(fast, scan, "{when}: identity rollups");
-    let fast = s.techniques_by_campaigns(&campaigns, &none).await.expect("summary");
-    let scan = s.techniques_by_campaigns_scan(&campaigns, &none).await.expect("scan");
-    assert!(scan.values().any(|v| !v.is_empty()), "{when}: campaigns have tags");
+    let fast = s
+        .techniques_by_campaigns(&campaigns, &none)
+        .await
+        .expect("summary");
+    let scan = s
+        .techniques_by_campaigns_scan(&campaigns, &none)
+        .await
+        .expect("scan");
+    assert!(
+        scan.values().any(|v| !v.is_empty()),
+        "{when}: campaigns have tags"
+    );
     assert_eq!(fast, scan, "{when}: campaign rollups");
     let filters = [
         TechniqueFilter::default(),
@@ -134,8 +164,15 @@ contract!(summaries_follow_every_writer, |db| async move {
 
     // Clustering changes after tagging: an attacker moves to another identity. The
     // summaries are keyed by the tag's own identity, so the rollups follow at read time.
-    db.raw(&format!("UPDATE attackers SET identity_id = '{I2}' WHERE uuid = '{}'", attackers[1])).await;
-    db.raw(&format!("UPDATE attackers SET identity_id = '{I1}' WHERE uuid = '{A1}'")).await;
+    db.raw(&format!(
+        "UPDATE attackers SET identity_id = '{I2}' WHERE uuid = '{}'",
+        attackers[1]
+    ))
+    .await;
+    db.raw(&format!(
+        "UPDATE attackers SET identity_id = '{I1}' WHERE uuid = '{A1}'"
+    ))
+    .await;
     assert_summaries_match(s, &attackers, "after re-clustering").await;
 
     // Deletes (retention jobs): the newest, the most confident and whole groups.
