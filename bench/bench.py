@@ -519,29 +519,41 @@ def sanity(server: Server, op: dict, samples: list[str]) -> dict:
     statements they cost (the SQL counter of /metrics before and after, divided by the
     requests made)."""
     before = sql_statements(server.metrics())
-    sizes = []
+    sizes, lat = [], []
+    started = time.perf_counter()
     for sample in samples:
+        if lat and time.perf_counter() - started > 5:
+            break  # slow operations: a few requests tell enough
+        t0 = time.perf_counter()
         status, data = server.post(sample)
+        lat.append(time.perf_counter() - t0)
         text = data.decode(errors="replace")
         if status != 200 or '"errors"' in text or '"data"' not in text or (op["expect"] not in text):
             raise SystemExit(f"FAILED: {op['name']}: the sanity request failed (HTTP {status}): {text[:600]}")
         sizes.append(len(data))
     after = sql_statements(server.metrics())
-    return {"statements": (after - before) / len(samples), "requests": len(samples),
-            "bytes": int(statistics.median(sizes))}
+    return {"statements": (after - before) / len(lat), "requests": len(lat),
+            "bytes": int(statistics.median(sizes)), "latency_s": statistics.median(lat)}
 
 
-def drain(server: Server, settle: float) -> str:
-    """Waits until the SQL counter has not moved for `settle` seconds (requests that wrk
-    cut off at its deadline still run on the server); returns the metrics."""
+def drain(server: Server, db_pid: int | None, settle: float) -> str:
+    """Waits until the server (and the database server) are idle: requests that wrk cut
+    off at its deadline keep running (a statement outlives its dropped future and holds
+    a pooled connection), and must not eat into the next window. Idle = the SQL counter
+    did not move and the server and DB processes used under 5 % of a core for `settle`
+    seconds. Gives up after 180 s (the shared MariaDB may be busy with other work)."""
     last = server.metrics()
-    deadline = time.perf_counter() + 60
+    deadline = time.perf_counter() + 180
+    pids = [server.proc.pid] + ([db_pid] if db_pid else [])
     while time.perf_counter() < deadline:
+        c0 = sum(cpu_seconds(p) for p in pids)
         time.sleep(settle)
+        used = (sum(cpu_seconds(p) for p in pids) - c0) / settle
         now = server.metrics()
-        if sql_statements(now) == sql_statements(last):
+        if sql_statements(now) == sql_statements(last) and used < 0.05:
             return now
         last = now
+    log("  warning: the server or the database did not go idle within 180 s")
     return last
 
 
@@ -558,14 +570,18 @@ def http_op(server: Server, op: dict, out_dir: Path, db_pid, a, nonce: str) -> d
         env["BENCH_BODIES"] = str(f)
         samples = op["bodies"][: a.probe_requests]
     probe = sanity(server, op, samples)
-    settle = 0.3
-    if a.warmup > 0:
-        w = run_wrk(server, env, a.warmup, a, quiet=True)
-        settle = max(settle, min(5.0, 1.5 * w["max_us"] / 1e6)) if w["requests"] else 3.0
-    m0 = drain(server, settle)
+    duration, warmup = op_window(probe["latency_s"], a)
+    if duration != a.duration:
+        log(f"  one request alone takes {probe['latency_s'] * 1000:.0f} ms: measuring for {duration} s, "
+            f"warm-up {warmup} s")
+    settle = 0.5
+    m0 = drain(server, db_pid, settle)
+    if warmup > 0:
+        run_wrk(server, env, warmup, a, quiet=True)
+        m0 = drain(server, db_pid, settle)
     with Probe(server, db_pid) as pr:
-        r = run_wrk(server, env, a.duration, a)
-    m1 = drain(server, settle)
+        r = run_wrk(server, env, duration, a)
+    m1 = drain(server, db_pid, settle)
     served = graphql_requests(m1, op["opname"]) - graphql_requests(m0, op["opname"])
     stmts = sql_statements(m1) - sql_statements(m0)
     # The table's figure is the exact one from requests made one at a time; the figure
@@ -576,6 +592,8 @@ def http_op(server: Server, op: dict, out_dir: Path, db_pid, a, nonce: str) -> d
     r["served"] = served
     r["probe_requests"] = probe["requests"]
     r["response_bytes"] = probe["bytes"]
+    r["window_s"], r["warmup_s"] = duration, warmup
+    r["single_ms"] = probe["latency_s"] * 1000
     r.update(pr.result)
     fail = f"  first failure: {r['first_failure']}" if r["errors"] else ""
     log(f"  → {r['rps']:.1f} req/s, p50 {r['p50_us'] / 1000:.2f} ms, p99 {r['p99_us'] / 1000:.2f} ms, "
@@ -585,10 +603,24 @@ def http_op(server: Server, op: dict, out_dir: Path, db_pid, a, nonce: str) -> d
     return r
 
 
-def floor_op(name: str, url: str, ids_path: Path, a) -> dict:
+def op_window(single_s: float, a) -> tuple[int, int]:
+    """Measured and warm-up seconds for an operation whose single request takes
+    `single_s`. With `concurrency` callers on this machine's cores a request takes about
+    single × concurrency / cores; the window is stretched (up to --max-duration) so that
+    every caller completes a few requests, and a warm-up that could not complete one is
+    skipped (it would only leave requests running into the measured window)."""
+    loaded = single_s * a.concurrency / max(1, os.cpu_count() or 1)
+    duration = a.duration
+    if 4 * loaded > a.duration:
+        duration = max(a.duration, min(a.max_duration, int(4 * loaded + 0.999)))
+    warmup = a.warmup if loaded <= a.warmup else 0
+    return duration, warmup
+
+
+def floor_op(name: str, url: str, ids_path: Path, a, window: tuple[int, int]) -> dict:
     r = helper(["floor", "--database-url", url, "--ids", str(ids_path), "--ops", name,
-                "--concurrency", str(a.concurrency), "--duration", f"{a.duration:g}",
-                "--warmup", f"{a.warmup:g}"])[0]
+                "--concurrency", str(a.concurrency), "--duration", str(window[0]),
+                "--warmup", str(window[1])])[0]
     log(f"  → floor: {r['rps']:.1f} calls/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
         f"errors {r['errors']}")
     if r["errors"]:
@@ -632,7 +664,8 @@ def report(dialect: str, ctx: dict, a) -> str:
              f"{', reused' if stamp['reused'] else ''}).  ")
     L.append(f"Machine: {os.cpu_count()} cores; load average at start {ctx['loadavg']}; "
              f"concurrency {a.concurrency} (wrk -t{min(a.wrk_threads, a.concurrency)} -c{a.concurrency}), "
-             f"{a.warmup:g} s warm-up + {a.duration:g} s per operation; git {ctx['git']}.")
+             f"{a.warmup:g} s warm-up + {a.duration:g} s per operation (stretched up to {a.max_duration} s for slow "
+             f"operations: see *window* below); git {ctx['git']}.")
     L.append("")
     L.append("| operation | req/s | p50 | p99 | errors | SQL/request | raw-SQL p50 | ratio |")
     L.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -672,14 +705,15 @@ def report(dialect: str, ctx: dict, a) -> str:
     L.append("Where the time goes (CPU in cores, averaged over the measured window; the machine is "
              "shared, so *machine busy* includes other tenants):")
     L.append("")
-    L.append("| operation | scope | server CPU | wrk CPU | DB server CPU | machine busy | RSS max (anon) | "
+    L.append("| operation | scope | window | 1 request alone | server CPU | wrk CPU | DB server CPU | machine busy | RSS max (anon) | "
              "SQL/request under load | raw calls/s | raw p99 | body |")
-    L.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    L.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for o in ops:
         r = o["result"]
         f = floors.get(o["name"])
         db = "in-process" if dialect == "sqlite" else num(r["db_cores"], 2)
-        L.append(f"| {o['name']} | {o['scope']} | {num(r['server_cores'], 2)} | {num(r['children_cores'], 2)} | "
+        L.append(f"| {o['name']} | {o['scope']} | {r['warmup_s']} + {r['window_s']} s | {ms(r['single_ms'])} | "
+                 f"{num(r['server_cores'], 2)} | {num(r['children_cores'], 2)} | "
                  f"{db} | {num(r['machine_busy'] * 100, 0)} % | {num(r['rss_max_mib'])} ({num(r['anon_max_mib'])}) MiB | "
                  f"{num(r['sql_per_request_load'], 2)} | {num(f['rps']) if f else '–'} | "
                  f"{ms(f['p99_ms']) if f else '–'} | {r['response_bytes']:,} B |")
@@ -789,7 +823,8 @@ def bench_dialect(dialect: str, a) -> Path:
             op["result"] = http_op(server, op, out_dir, db_pid, a, nonce)
             ctx["ops"].append(op)
             if op["floor"] and not a.no_floor:
-                ctx["floors"][op["floor"]] = floor_op(op["floor"], url, ids_path, a)
+                ctx["floors"][op["floor"]] = floor_op(
+                    op["floor"], url, ids_path, a, (op["result"]["window_s"], op["result"]["warmup_s"]))
         reads = [o["result"]["rss_max_mib"] for o in ctx["ops"]]
         ctx["rss_reads"] = max(reads) if reads else float("nan")
         if not a.no_floor and (not a.ops or "export" in a.ops.split(",")):
@@ -847,6 +882,8 @@ def main() -> None:
                    help="measured seconds per operation, whole seconds as wrk wants (default 10)")
     p.add_argument("--warmup", type=int, default=int(os.environ.get("BENCH_WARMUP", 2)),
                    help="unmeasured seconds before each operation, 0 for none (default 2)")
+    p.add_argument("--max-duration", type=int, default=120,
+                   help="longest measured window of a slow operation (default 120 s)")
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--wrk-threads", type=int, default=2)
     p.add_argument("--ops", default=os.environ.get("BENCH_OPS", ""),
