@@ -879,7 +879,8 @@ def bench_dialect(dialect: str, a) -> Path:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="bench/run.sh", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dialect", nargs="?", default="all", choices=["sqlite", "mysql", "all"])
     p.add_argument("--rebuild", action="store_true", help="rebuild the fleet even when the stamp matches")
     p.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", 10)),
