@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The ttpgraph benchmark, one command: bench/run.sh [sqlite|mysql|all] [options]
+# (bench/run.sh --help lists the options; BENCHMARKS.md explains the results).
+#
+# Installs what it needs (wrk from Debian's packages when missing), builds the release
+# server and the benchmark helper, then runs bench/bench.py, which builds or reuses
+# the fleet under bench/data/, starts and stops the server itself, and writes
+# bench/out/<timestamp>-<dialect>.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '%s\n' "$*"; }
+run() { say "  \$ $*"; "$@"; }
+
+if ! command -v wrk >/dev/null 2>&1; then
+  say "wrk is missing: installing it from Debian's packages"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  run $SUDO apt-get update -qq
+  run $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+fi
+command -v python3 >/dev/null 2>&1 || { say "FAILED: python3 (3.9 or later) is needed"; exit 1; }
+
+say "building the release server and the benchmark helper"
+run cargo build --release --locked --bin ttpgraph --example bench_floor
+
+exec python3 bench/bench.py "$@"
