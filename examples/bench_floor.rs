@@ -83,9 +83,9 @@ enum Cmd {
         /// Unmeasured seconds before each operation.
         #[arg(long, default_value_t = 2.0)]
         warmup: f64,
-        /// Connection pool size (the server's default is 16).
-        #[arg(long, default_value_t = 16)]
-        pool: u32,
+        /// Connection pool size (default: the server's default for the dialect).
+        #[arg(long)]
+        pool: Option<u32>,
     },
     /// `Store::insert_tags` throughput with fresh tags.
     Insert {
@@ -104,8 +104,8 @@ enum Cmd {
         /// Makes source ids unique across runs.
         #[arg(long)]
         nonce: String,
-        #[arg(long, default_value_t = 16)]
-        pool: u32,
+        #[arg(long)]
+        pool: Option<u32>,
     },
     /// Delete every tag the benchmark wrote.
     Cleanup {
@@ -501,7 +501,7 @@ async fn pick(url: &str, rotate: usize) -> Result<Value, AnyError> {
 
     // The inspector's target: the most-tagged identity's most frequent parent technique,
     // from the identity rollup itself.
-    let store = open_store(url, 1).await?;
+    let store = open_store(url, Some(1)).await?;
     let rollup: Vec<TechniqueRollup> = store
         .techniques_by_identity(&max_id, &TechniqueFilter::default())
         .await?;
@@ -542,11 +542,11 @@ async fn pick(url: &str, rotate: usize) -> Result<Value, AnyError> {
 // ---------------------------------------------------------------------------------
 // The floor.
 
-async fn open_store(url: &str, pool: u32) -> Result<Store, AnyError> {
+async fn open_store(url: &str, pool: Option<u32>) -> Result<Store, AnyError> {
     let store = Store::connect(
         url,
         &StoreOptions {
-            max_connections: pool.max(1),
+            max_connections: pool.map(|p| p.max(1)),
             ..StoreOptions::default()
         },
     )

@@ -184,6 +184,9 @@ pub struct LimitArgs {
     /// Largest request body in bytes.
     #[arg(long, env = "TTPGRAPH_MAX_BODY_BYTES", default_value_t = HttpOptions::default().max_body_bytes)]
     pub max_body_bytes: usize,
+    /// Largest request body from an admin (insertTags batches), in bytes.
+    #[arg(long, env = "TTPGRAPH_MAX_WRITE_BODY_BYTES", default_value_t = HttpOptions::default().max_write_body_bytes)]
+    pub max_write_body_bytes: usize,
     /// GraphQL requests executing at once; more are refused with 503.
     #[arg(long, env = "TTPGRAPH_MAX_CONCURRENCY", default_value_t = HttpOptions::default().max_concurrent_requests)]
     pub max_concurrency: usize,
@@ -216,6 +219,7 @@ impl ServeArgs {
         HttpOptions {
             graphiql: !self.no_graphiql,
             max_body_bytes: self.limits.max_body_bytes,
+            max_write_body_bytes: self.limits.max_write_body_bytes,
             max_concurrent_requests: self.limits.max_concurrency.max(1),
             max_batch: self.limits.max_batch,
             cors_origins: self.cors_origins.clone(),
@@ -280,12 +284,19 @@ fn init_tracing() {
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 async fn open(db: &DbArgs) -> Result<Store, AnyError> {
+    open_with(db, None).await
+}
+
+/// Opens the database; `statement_timeout` bounds each MySQL statement (the server's
+/// request deadline, so abandoned requests stop costing the database).
+async fn open_with(db: &DbArgs, statement_timeout: Option<Duration>) -> Result<Store, AnyError> {
     let url = database_url(db.database_url.as_deref());
     tracing::info!(database = %redact_url(&url), "opening database");
     let store = Store::connect(
         &url,
         &StoreOptions {
             max_connections: db.db_pool,
+            statement_timeout,
             ..StoreOptions::default()
         },
     )
@@ -322,7 +333,8 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
             // Both checks come before anything is opened or bound.
             let secret = args.auth.secret()?;
             check_listen(args.listen, secret.is_some())?;
-            let store = open(&args.db).await?;
+            let deadline = args.schema_options().limits.request_timeout;
+            let store = open_with(&args.db, Some(deadline + Duration::from_secs(1))).await?;
             if args.demo && store.is_empty().await? {
                 run_demo(&store, &DemoConfig::default(), false).await?;
             }

@@ -28,6 +28,8 @@ pub struct HttpOptions {
     pub graphiql: bool,
     /// Largest request body; bigger ones get 413.
     pub max_body_bytes: usize,
+    /// Largest request body from an admin (the role that may insert tags).
+    pub max_write_body_bytes: usize,
     /// GraphQL requests executing at once; more get 503 (load shedding).
     pub max_concurrent_requests: usize,
     /// Largest JSON batch (an array of requests); 0 turns batching off.
@@ -41,6 +43,7 @@ impl Default for HttpOptions {
         Self {
             graphiql: true,
             max_body_bytes: 64 * 1024,
+            max_write_body_bytes: 4 * 1024 * 1024,
             max_concurrent_requests: 64,
             max_batch: 0,
             cors_origins: Vec::new(),

@@ -67,6 +67,10 @@ pub struct StoreOptions {
     pub max_connections: Option<u32>,
     /// How long a request waits for a pooled connection before failing.
     pub acquire_timeout: Duration,
+    /// MySQL/MariaDB abort a statement running longer than this, so a request that hit
+    /// its deadline (and was dropped here) does not keep the server busy. SQLite has no
+    /// equivalent; its statements finish on their own.
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for StoreOptions {
@@ -74,6 +78,7 @@ impl Default for StoreOptions {
         Self {
             max_connections: None,
             acquire_timeout: Duration::from_secs(10),
+            statement_timeout: None,
         }
     }
 }
@@ -140,7 +145,9 @@ impl Store {
                     .pragma("temp_store", "memory")
                     // No mmap: every connection would map the file separately, and the
                     // server's RSS would count the same pages once per connection.
-                    .pragma("mmap_size", "0");
+                    .pragma("mmap_size", "0")
+                    // sqlx would log a slow multi-row INSERT whole (~100 KB) at warn.
+                    .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
                 let po = SqlitePoolOptions::new()
                     .acquire_timeout(opts.acquire_timeout)
                     .max_connections(if memory {
@@ -159,12 +166,35 @@ impl Store {
                 let url = url.replacen("mariadb://", "mysql://", 1);
                 let co = MySqlConnectOptions::from_str(&url)
                     .map_err(|e| StoreError::Config(format!("bad MySQL URL: {e}")))?
-                    .timezone(Some(String::from("+00:00")));
+                    .timezone(Some(String::from("+00:00")))
+                    .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
+                let timeout = opts.statement_timeout;
                 Pool::MySql(
                     MySqlPoolOptions::new()
                         .acquire_timeout(opts.acquire_timeout)
                         .max_connections(opts.max_connections.unwrap_or(MYSQL_POOL).max(1))
                         .test_before_acquire(true)
+                        .after_connect(move |conn, _| {
+                            Box::pin(async move {
+                                if let Some(t) = timeout {
+                                    // MariaDB (seconds, every statement) and MySQL (ms,
+                                    // SELECT): each ignores the other's variable.
+                                    let maria = format!(
+                                        "SET SESSION max_statement_time = {}",
+                                        t.as_secs_f64()
+                                    );
+                                    let mysql = format!(
+                                        "SET SESSION max_execution_time = {}",
+                                        t.as_millis()
+                                    );
+                                    let _ =
+                                        sqlx::query(AssertSqlSafe(maria)).execute(&mut *conn).await;
+                                    let _ =
+                                        sqlx::query(AssertSqlSafe(mysql)).execute(&mut *conn).await;
+                                }
+                                Ok(())
+                            })
+                        })
                         .connect_lazy_with(co),
                 )
             }
@@ -204,7 +234,21 @@ impl Store {
     pub async fn migrate(&self) -> Result<()> {
         match &self.pool {
             Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
-            Pool::MySql(p) => sqlx::migrate!("./migrations/mysql").run(p).await?,
+            Pool::MySql(p) => {
+                // Backfilling the summaries of a large DECNET database may outlast the
+                // request-sized statement timeout: lift it on the migrating connection.
+                let mut conn = p.acquire().await?;
+                let _ = sqlx::query("SET SESSION max_statement_time = 0")
+                    .execute(&mut *conn)
+                    .await;
+                let _ = sqlx::query("SET SESSION max_execution_time = 0")
+                    .execute(&mut *conn)
+                    .await;
+                sqlx::migrate!("./migrations/mysql")
+                    .run_direct(None, &mut *conn, false)
+                    .await?;
+                conn.close().await?;
+            }
         }
         Ok(())
     }

@@ -654,3 +654,29 @@ async fn execution_without_a_principal_is_refused() {
         "with one, the query reads the store"
     );
 }
+
+#[tokio::test]
+async fn body_limits_follow_the_role() {
+    let db = TestDb::new(Backend::Sqlite).await.expect("db");
+    usual_users(&db).await;
+    let app = app(&db, Duration::ZERO);
+    // 70 KB: over the 64 KiB read limit, well under the 4 MiB write limit.
+    let padded = format!(
+        r#"{{"query":"{{ __typename {} }}"}}"#,
+        " ".repeat(70 * 1024)
+    );
+    let viewer = bearer(&decnet_claims(VIEWER, Utc::now()));
+    let admin = bearer(&decnet_claims(ADMIN, Utc::now()));
+    let (s, _, v) = post(&app, Some(&viewer), &padded).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert_eq!(v["errors"][0]["extensions"]["code"], "PAYLOAD_TOO_LARGE");
+    let (s, _, v) = post(&app, Some(&admin), &padded).await;
+    assert_eq!(
+        (s, v["data"]["__typename"].as_str()),
+        (StatusCode::OK, Some("Query")),
+        "admins send insert batches"
+    );
+    let huge = format!(r#"{{"query":"{{ __typename {} }}"}}"#, " ".repeat(5 << 20));
+    let (s, _, _) = post(&app, Some(&admin), &huge).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "admins have a limit too");
+}

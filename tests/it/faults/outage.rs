@@ -177,6 +177,7 @@ async fn mariadb_down_at_start_then_killed_and_restarted_under_a_live_store() {
     let opts = StoreOptions {
         max_connections: Some(4),
         acquire_timeout: ACQUIRE,
+        statement_timeout: Some(Duration::from_secs(20)),
     };
     let store = Store::connect(&srv.url(), &opts)
         .await
