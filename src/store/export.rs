@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
+
 use super::Store;
 use super::arg::Arg;
 use super::codec::Timestamp;
@@ -34,45 +36,46 @@ impl Store {
         Ok(out)
     }
 
-    /// Attackers seen since `since` with their decoded `commands`; rows whose commands
-    /// are malformed JSON or not a list are skipped, and non-object entries dropped.
-    pub async fn attacker_commands_since(
+    /// Attackers seen since `since` with their decoded `commands`, streamed (DECNET's
+    /// backfill replays them through its tagger one by one): rows whose commands are
+    /// malformed JSON or not a list are skipped, and non-object entries dropped.
+    pub fn attacker_commands_since(
         &self,
         since: Timestamp,
-    ) -> Result<Vec<(Attacker, Vec<serde_json::Map<String, serde_json::Value>>)>> {
-        let rows: Vec<Attacker> = self
-            .fetch_all(
-                "SELECT uuid, ip, identity_id, first_seen, last_seen, event_count, commands FROM attackers \
-                 WHERE last_seen >= ? ORDER BY last_seen, uuid",
-                vec![Arg::Time(since)],
-            )
-            .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|a| {
-                let text = a.commands.as_ref().map(|c| c.0.as_str()).unwrap_or("[]");
-                let serde_json::Value::Array(items) = serde_json::from_str(text).ok()? else {
-                    return None;
-                };
-                let cmds = items
-                    .into_iter()
-                    .filter_map(|v| match v {
-                        serde_json::Value::Object(m) => Some(m),
-                        _ => None,
-                    })
-                    .collect();
-                Some((a, cmds))
-            })
-            .collect())
+    ) -> BoxStream<'_, Result<AttackerCommands>> {
+        self.fetch_stream::<Attacker>(
+            "SELECT uuid, ip, identity_id, first_seen, last_seen, event_count, commands FROM attackers \
+             WHERE last_seen >= ? ORDER BY last_seen, uuid",
+            vec![Arg::Time(since)],
+        )
+        .try_filter_map(|a| async move { Ok(decode_commands(a)) })
+        .boxed()
     }
 
-    /// Canary triggers fired since `since`, oldest first.
-    pub async fn canary_triggers_since(&self, since: Timestamp) -> Result<Vec<CanaryTrigger>> {
-        self.fetch_all(
+    /// Canary triggers fired since `since`, oldest first, streamed.
+    pub fn canary_triggers_since(&self, since: Timestamp) -> BoxStream<'_, Result<CanaryTrigger>> {
+        self.fetch_stream(
             "SELECT uuid, token_uuid, occurred_at, src_ip, user_agent, request_path, attacker_id \
              FROM canary_triggers WHERE occurred_at >= ? ORDER BY occurred_at, uuid",
             vec![Arg::Time(since)],
         )
-        .await
     }
+}
+
+/// An attacker and its decoded command objects.
+pub type AttackerCommands = (Attacker, Vec<serde_json::Map<String, serde_json::Value>>);
+
+fn decode_commands(a: Attacker) -> Option<AttackerCommands> {
+    let text = a.commands.as_ref().map(|c| c.0.as_str()).unwrap_or("[]");
+    let serde_json::Value::Array(items) = serde_json::from_str(text).ok()? else {
+        return None;
+    };
+    let cmds = items
+        .into_iter()
+        .filter_map(|v| match v {
+            serde_json::Value::Object(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    Some((a, cmds))
 }

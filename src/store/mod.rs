@@ -36,6 +36,7 @@ pub use arg::Arg;
 pub use codec::{Confidence, JsonText, Timestamp};
 pub use dialect::Dialect;
 pub use error::{Result, StoreError};
+pub use export::AttackerCommands;
 pub use inspector::{
     DEFAULT_INSPECTOR_LIMIT, DEFAULT_RAW_TAG_LIMIT, InspectorScope, MAX_INSPECTOR_LIMIT,
 };
@@ -400,6 +401,29 @@ impl Store {
                     .await?
             }
         })
+    }
+
+    /// Runs one portable query and streams its rows as they arrive.
+    pub(crate) fn fetch_stream<T: AnyRow + 'static>(
+        &self,
+        sql: impl Into<String>,
+        args: Vec<Arg>,
+    ) -> futures_util::stream::BoxStream<'_, Result<T>> {
+        use futures_util::StreamExt;
+        self.count_statement();
+        let sql: String = sql.into();
+        self.record(&sql, &args);
+        let sql = AssertSqlSafe(sql);
+        match &self.pool {
+            Pool::Sqlite(p) => bind_as::<Sqlite, T>(sqlx::query_as(sql), args)
+                .fetch(p)
+                .map(|r| r.map_err(Into::into))
+                .boxed(),
+            Pool::MySql(p) => bind_as::<MySql, T>(sqlx::query_as(sql), args)
+                .fetch(p)
+                .map(|r| r.map_err(Into::into))
+                .boxed(),
+        }
     }
 
     /// Runs one portable statement; returns the rows affected.

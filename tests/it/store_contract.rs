@@ -2,6 +2,7 @@
 
 use crate::contract;
 use crate::fixtures::*;
+use futures_util::TryStreamExt;
 use ttpgraph::store::{InspectorScope, NewTag, StoreError, TechniqueFilter, Timestamp};
 
 fn none() -> TechniqueFilter {
@@ -498,8 +499,9 @@ contract!(backfill_sources_skip_malformed_commands, |db| async move {
     s.insert_attackers(&[good, malformed, not_list, old])
         .await
         .expect("attackers");
-    let got = s
+    let got: Vec<_> = s
         .attacker_commands_since(Timestamp(at(0)))
+        .try_collect()
         .await
         .expect("backfill");
     assert_eq!(
@@ -523,8 +525,9 @@ contract!(backfill_sources_skip_malformed_commands, |db| async move {
     s.insert_canary_triggers(&[trig("t-old", -10), trig("t-new", 10)])
         .await
         .expect("triggers");
-    let t = s
+    let t: Vec<_> = s
         .canary_triggers_since(Timestamp(at(0)))
+        .try_collect()
         .await
         .expect("since");
     assert_eq!(

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::support::{Backend, TestDb};
+use futures_util::TryStreamExt;
 use ttpgraph::demo::{DemoConfig, fill};
 use ttpgraph::store::{Confidence, InspectorScope, Store, TechniqueFilter, Timestamp};
 
@@ -214,11 +215,10 @@ async fn answers(s: &Store) -> BTreeMap<String, String> {
     let since = Timestamp(chrono::DateTime::from_timestamp(1_790_000_000, 0).expect("ts"));
     let backfill: Vec<_> = s
         .attacker_commands_since(since)
+        .map_ok(|(a, c)| (a.uuid, c.len()))
+        .try_collect::<Vec<_>>()
         .await
-        .expect("backfill")
-        .into_iter()
-        .map(|(a, c)| (a.uuid, c.len()))
-        .collect();
+        .expect("backfill");
     out.insert("backfill".into(), format!("{backfill:?}"));
     out
 }
