@@ -338,6 +338,8 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
             if args.demo && store.is_empty().await? {
                 run_demo(&store, &DemoConfig::default(), false).await?;
             }
+            // Deletes (by DECNET's retention jobs, say) leave summary groups dirty.
+            let _refresh = store.spawn_summary_refresh(Duration::from_secs(5));
             let auth = match secret {
                 Some(secret) => Authenticator::jwt(store.clone(), secret, args.auth_cache_ttl),
                 None => {

@@ -10,7 +10,7 @@
 --
 -- sub_key / identity_key are the nullable columns with NULL as '' (NULLs cannot be in a
 -- primary key). Tags are immutable in DECNET (first write wins): inserts and deletes
--- are tracked; a delete recomputes its groups from the (indexed) tags.
+-- are tracked (deletes lazily: see the delete trigger).
 
 CREATE TABLE IF NOT EXISTS ttp_fleet_rollup (
     technique_id VARCHAR(16) NOT NULL,
@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS ttp_fleet_rollup (
     confidence FLOAT NOT NULL,
     tag_count BIGINT NOT NULL,
     last_seen DATETIME NOT NULL,
+    dirty TINYINT NOT NULL DEFAULT 0,
     PRIMARY KEY (technique_id, sub_key, tactic, confidence)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 
@@ -32,6 +33,7 @@ CREATE TABLE IF NOT EXISTS ttp_attacker_rollup (
     confidence_max FLOAT NOT NULL,
     first_seen DATETIME NOT NULL,
     last_seen DATETIME NOT NULL,
+    dirty TINYINT NOT NULL DEFAULT 0,
     PRIMARY KEY (attacker_uuid, technique_id, sub_key, identity_key)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 
@@ -44,8 +46,14 @@ CREATE TABLE IF NOT EXISTS ttp_identity_rollup (
     confidence_max FLOAT NOT NULL,
     first_seen DATETIME NOT NULL,
     last_seen DATETIME NOT NULL,
+    dirty TINYINT NOT NULL DEFAULT 0,
     PRIMARY KEY (identity_uuid, technique_id, sub_key)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+-- Deletes mark groups dirty; the refresh finds them through these.
+CREATE INDEX ix_ttp_fleet_rollup_dirty ON ttp_fleet_rollup (dirty);
+CREATE INDEX ix_ttp_attacker_rollup_dirty ON ttp_attacker_rollup (dirty);
+CREATE INDEX ix_ttp_identity_rollup_dirty ON ttp_identity_rollup (dirty);
 
 -- Existing tags (a DECNET database opened for the first time).
 INSERT INTO ttp_fleet_rollup (technique_id, sub_key, tactic, confidence, tag_count, last_seen)
@@ -92,47 +100,34 @@ BEGIN
     END IF;
 END;
 
+-- A delete counts down at once (O(1), so purges stay linear) and marks its group dirty:
+-- a maximum or minimum may have gone with the row. `Store::refresh_summaries`
+-- recomputes dirty groups from their (indexed) tags; the server runs it every few
+-- seconds. A group whose count reaches zero is dropped.
 DROP TRIGGER IF EXISTS trg_ttp_tag_rollups_delete;
 CREATE TRIGGER trg_ttp_tag_rollups_delete AFTER DELETE ON ttp_tag FOR EACH ROW
 BEGIN
-    -- The fleet group is big: count down, and find its newest tag from the top of the
-    -- (technique_id, created_at) index instead of recounting.
-    UPDATE ttp_fleet_rollup
-    SET tag_count = tag_count - 1,
-        last_seen = COALESCE((SELECT MAX(t.created_at) FROM ttp_tag t
-                              WHERE t.technique_id = OLD.technique_id
-                                AND COALESCE(t.sub_technique_id, '') = COALESCE(OLD.sub_technique_id, '')
-                                AND t.tactic = OLD.tactic AND t.confidence = OLD.confidence), last_seen)
+    UPDATE ttp_fleet_rollup SET tag_count = tag_count - 1, dirty = 1
     WHERE technique_id = OLD.technique_id AND sub_key = COALESCE(OLD.sub_technique_id, '')
       AND tactic = OLD.tactic AND confidence = OLD.confidence;
     DELETE FROM ttp_fleet_rollup
     WHERE technique_id = OLD.technique_id AND sub_key = COALESCE(OLD.sub_technique_id, '')
       AND tactic = OLD.tactic AND confidence = OLD.confidence AND tag_count <= 0;
     IF OLD.attacker_uuid IS NOT NULL THEN
-        DELETE FROM ttp_attacker_rollup
+        UPDATE ttp_attacker_rollup SET tag_count = tag_count - 1, dirty = 1
         WHERE attacker_uuid = OLD.attacker_uuid AND technique_id = OLD.technique_id
           AND sub_key = COALESCE(OLD.sub_technique_id, '') AND identity_key = COALESCE(OLD.identity_uuid, '');
-        INSERT INTO ttp_attacker_rollup (attacker_uuid, technique_id, sub_key, identity_key, tactic, tag_count,
-                                         confidence_max, first_seen, last_seen)
-        SELECT attacker_uuid, technique_id, COALESCE(sub_technique_id, ''), COALESCE(identity_uuid, ''), MAX(tactic),
-               COUNT(*), MAX(confidence), MIN(created_at), MAX(created_at)
-        FROM ttp_tag
+        DELETE FROM ttp_attacker_rollup
         WHERE attacker_uuid = OLD.attacker_uuid AND technique_id = OLD.technique_id
-          AND COALESCE(sub_technique_id, '') = COALESCE(OLD.sub_technique_id, '')
-          AND COALESCE(identity_uuid, '') = COALESCE(OLD.identity_uuid, '')
-        GROUP BY attacker_uuid, technique_id, COALESCE(sub_technique_id, ''), COALESCE(identity_uuid, '');
+          AND sub_key = COALESCE(OLD.sub_technique_id, '') AND identity_key = COALESCE(OLD.identity_uuid, '')
+          AND tag_count <= 0;
     END IF;
     IF OLD.identity_uuid IS NOT NULL THEN
-        DELETE FROM ttp_identity_rollup
+        UPDATE ttp_identity_rollup SET tag_count = tag_count - 1, dirty = 1
         WHERE identity_uuid = OLD.identity_uuid AND technique_id = OLD.technique_id
           AND sub_key = COALESCE(OLD.sub_technique_id, '');
-        INSERT INTO ttp_identity_rollup (identity_uuid, technique_id, sub_key, tactic, tag_count, confidence_max,
-                                         first_seen, last_seen)
-        SELECT identity_uuid, technique_id, COALESCE(sub_technique_id, ''), MAX(tactic), COUNT(*), MAX(confidence),
-               MIN(created_at), MAX(created_at)
-        FROM ttp_tag
+        DELETE FROM ttp_identity_rollup
         WHERE identity_uuid = OLD.identity_uuid AND technique_id = OLD.technique_id
-          AND COALESCE(sub_technique_id, '') = COALESCE(OLD.sub_technique_id, '')
-        GROUP BY identity_uuid, technique_id, COALESCE(sub_technique_id, '');
+          AND sub_key = COALESCE(OLD.sub_technique_id, '') AND tag_count <= 0;
     END IF;
 END;

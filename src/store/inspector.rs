@@ -47,7 +47,7 @@ fn identity_scope_union(
     format!(
         "SELECT {select} FROM ttp_tag t WHERE t.identity_uuid = ?{cond} \
          UNION ALL \
-         SELECT {select} FROM attackers a JOIN ttp_tag t ON t.attacker_uuid = a.uuid \
+         SELECT {select} FROM attackers a CROSS JOIN ttp_tag t ON t.attacker_uuid = a.uuid \
          WHERE a.identity_id = ? AND (t.identity_uuid IS NULL OR t.identity_uuid <> a.identity_id){cond}"
     )
 }
@@ -68,10 +68,12 @@ impl Store {
                 "limit must be between 1 and {MAX_INSPECTOR_LIMIT}, got {limit}"
             )));
         }
-        let mut cond = String::from(" AND t.technique_id = ?");
+        // `+`: SQLite would otherwise read the whole `technique_id` index in time order
+        // (to skip the sort) rather than the scope's few rows; MySQL ignores it.
+        let mut cond = String::from(" AND +t.technique_id = ?");
         let mut cond_args = vec![Arg::Str(technique_id.to_owned())];
         if let Some(sub) = sub_technique_id {
-            cond.push_str(" AND t.sub_technique_id = ?");
+            cond.push_str(" AND +t.sub_technique_id = ?");
             cond_args.push(Arg::Str(sub.to_owned()));
         }
         let mut args = Vec::new();
@@ -119,7 +121,7 @@ impl Store {
                    WHERE t.identity_uuid IN ({list}) AND t.decky_id IS NOT NULL \
                    UNION ALL \
                    SELECT a.identity_id AS k, t.uuid, t.decky_id, t.tactic, t.created_at FROM attackers a \
-                   JOIN ttp_tag t ON t.attacker_uuid = a.uuid WHERE a.identity_id IN ({list}) \
+                   CROSS JOIN ttp_tag t ON t.attacker_uuid = a.uuid WHERE a.identity_id IN ({list}) \
                    AND (t.identity_uuid IS NULL OR t.identity_uuid <> a.identity_id) AND t.decky_id IS NOT NULL\
                  ) s ORDER BY k, created_at, uuid"
             )

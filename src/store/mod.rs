@@ -16,6 +16,7 @@ mod insert;
 mod inspector;
 pub mod models;
 mod rollup;
+mod summaries;
 pub mod tag_id;
 mod users;
 pub mod validate;

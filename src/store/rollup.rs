@@ -5,6 +5,12 @@
 //! The identity scope is "tags on the identity, or on its attackers, counted once". The
 //! seed's `OR attacker_uuid IN (subquery)` defeats indexes on MySQL; here it is a
 //! `UNION ALL` of two indexed branches where the second skips tags the first already has.
+//!
+//! Joins from a scope table (attackers, identities) to the tags are written `CROSS JOIN …
+//! ON`: an inner join on both dialects, and on SQLite it also fixes the scope table as the
+//! outer loop. Without statistics (a DECNET database is never `ANALYZE`d) SQLite's planner
+//! may otherwise drive from a low-selectivity tag index (`technique_id`) and read a large
+//! part of the table.
 
 use std::collections::HashMap;
 
@@ -35,15 +41,17 @@ impl TechniqueFilter {
     }
 
     /// `AND …` conditions on table alias `t`, with their arguments appended to `args`.
+    /// The unary `+` keeps SQLite from driving the query through the (low-selectivity)
+    /// `tactic` index instead of the scope's; MySQL ignores it.
     fn sql(&self, args: &mut Vec<Arg>) -> String {
         let mut s = String::new();
         if let Some(c) = self.min_confidence {
-            s.push_str(" AND t.confidence >= ?");
+            s.push_str(" AND +t.confidence >= ?");
             args.push(Arg::Conf(Confidence(c)));
         }
         if !self.tactics.is_empty() {
             s.push_str(&format!(
-                " AND t.tactic IN ({})",
+                " AND +t.tactic IN ({})",
                 placeholders(self.tactics.len())
             ));
             args.extend(self.tactics.iter().map(|x| Arg::Str(x.clone())));
@@ -147,7 +155,7 @@ impl Store {
                        WHERE r.identity_uuid IN ({list}) \
                        UNION ALL \
                        SELECT a.identity_id AS k, {SUMMARY_FIELDS} FROM attackers a \
-                       JOIN ttp_attacker_rollup r ON r.attacker_uuid = a.uuid \
+                       CROSS JOIN ttp_attacker_rollup r ON r.attacker_uuid = a.uuid \
                        WHERE a.identity_id IN ({list}) AND r.identity_key <> a.identity_id\
                      ) s WHERE tag_count > 0 GROUP BY k, technique_id, sub_key"
                 )
@@ -177,7 +185,7 @@ impl Store {
                        WHERE t.identity_uuid IN ({list}){f1} \
                        UNION ALL \
                        SELECT a.identity_id AS k, {TAG_FIELDS} FROM attackers a \
-                       JOIN ttp_tag t ON t.attacker_uuid = a.uuid \
+                       CROSS JOIN ttp_tag t ON t.attacker_uuid = a.uuid \
                        WHERE a.identity_id IN ({list}) \
                        AND (t.identity_uuid IS NULL OR t.identity_uuid <> a.identity_id){f2}\
                      ) s GROUP BY k, technique_id, sub_technique_id"
@@ -276,7 +284,7 @@ impl Store {
                     "SELECT i.campaign_id AS k, r.technique_id, NULLIF(r.sub_key, '') AS sub_technique_id, \
                      MAX(r.tactic) AS tactic, CAST(SUM(r.tag_count) AS SIGNED) AS count, \
                      COUNT(*) AS identity_count, MAX(r.last_seen) AS last_seen \
-                     FROM attacker_identities i JOIN ttp_identity_rollup r ON r.identity_uuid = i.uuid \
+                     FROM attacker_identities i CROSS JOIN ttp_identity_rollup r ON r.identity_uuid = i.uuid \
                      WHERE i.campaign_id IN ({}) AND r.tag_count > 0 \
                      GROUP BY i.campaign_id, r.technique_id, r.sub_key",
                     placeholders(chunk.len())
@@ -301,7 +309,7 @@ impl Store {
                     "SELECT i.campaign_id AS k, t.technique_id, t.sub_technique_id, MAX(t.tactic) AS tactic, \
                      COUNT(*) AS count, COUNT(DISTINCT t.identity_uuid) AS identity_count, \
                      MAX(t.created_at) AS last_seen \
-                     FROM attacker_identities i JOIN ttp_tag t ON t.identity_uuid = i.uuid \
+                     FROM attacker_identities i CROSS JOIN ttp_tag t ON t.identity_uuid = i.uuid \
                      WHERE i.campaign_id IN ({}){f} \
                      GROUP BY i.campaign_id, t.technique_id, t.sub_technique_id",
                     placeholders(chunk.len())

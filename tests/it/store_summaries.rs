@@ -184,6 +184,46 @@ contract!(summaries_follow_every_writer, |db| async move {
     .await;
     db.raw("DELETE FROM ttp_tag WHERE technique_id = 'T1082'")
         .await;
+    // Counts follow a delete at once; extremes after the refresh.
+    type Rollups = std::collections::HashMap<String, Vec<ttpgraph::store::TechniqueRollup>>;
+    let counts = |m: Rollups| {
+        let mut v: Vec<_> = m
+            .into_iter()
+            .map(|(k, r)| {
+                (
+                    k,
+                    r.into_iter()
+                        .map(|x| (x.technique_id, x.sub_technique_id, x.count))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let none = TechniqueFilter::default();
+    assert_eq!(
+        counts(
+            s.techniques_by_attackers(&attackers, &none)
+                .await
+                .expect("summary")
+        ),
+        counts(
+            s.techniques_by_attackers_scan(&attackers, &none)
+                .await
+                .expect("scan")
+        ),
+        "counts are exact before any refresh"
+    );
+    assert!(
+        s.refresh_summaries().await.expect("refresh") > 0,
+        "deletes left dirty groups"
+    );
+    assert_eq!(
+        s.refresh_summaries().await.expect("refresh"),
+        0,
+        "a refresh cleans them"
+    );
     assert_summaries_match(s, &attackers, "after deletes").await;
     assert!(
         s.techniques_by_attacker(&attackers[0], &TechniqueFilter::default())
