@@ -219,13 +219,11 @@ impl Store {
                 inserted
             }};
         }
+        let _writer = self.inner.writer.lock().await;
         Ok(match &self.pool {
-            Pool::Sqlite(p) => {
-                let _writer = self.inner.sqlite_writer.lock().await;
-                // IMMEDIATE takes the write lock up front: a deferred transaction that
-                // upgrades later can fail with SQLITE_BUSY without waiting.
-                insert_chunks!(Sqlite, p.begin_with("BEGIN IMMEDIATE").await?)
-            }
+            // IMMEDIATE takes the write lock up front: a deferred transaction that
+            // upgrades later can fail with SQLITE_BUSY without waiting.
+            Pool::Sqlite(p) => insert_chunks!(Sqlite, p.begin_with("BEGIN IMMEDIATE").await?),
             Pool::MySql(p) => insert_chunks!(MySql, p.begin().await?),
         })
     }

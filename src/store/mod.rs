@@ -106,9 +106,11 @@ struct Inner {
     captured: std::sync::Mutex<Vec<(String, Vec<Arg>)>>,
     /// Write transactions re-run after a lock conflict (see `insert_tags`).
     lock_retries: AtomicU64,
-    /// SQLite allows one writer per file: our own writers queue here instead of racing
-    /// for the file lock (other processes are handled by `busy_timeout`).
-    sqlite_writer: tokio::sync::Mutex<()>,
+    /// Our own tag writers queue here. SQLite allows one writer per file anyway; on
+    /// MySQL, concurrent batches would only deadlock on the summary rows their triggers
+    /// upsert (every batch touches the same hot technique rows, in different orders).
+    /// Other processes' writers are handled by `busy_timeout` and lock-conflict retries.
+    writer: tokio::sync::Mutex<()>,
 }
 
 /// Rows decodable from both dialects.
