@@ -26,9 +26,6 @@ pub enum InspectorScope {
 const TAG_SELECT: &str = "t.uuid, t.source_kind, t.source_id, t.attacker_uuid, t.identity_uuid, t.session_id, \
      t.decky_id, t.tactic, t.technique_id, t.sub_technique_id, t.confidence, t.rule_id, t.rule_version, \
      t.evidence, t.attack_release, t.mitre_url, t.created_at";
-const TAG_COLUMNS_PLAIN: &str = "uuid, source_kind, source_id, attacker_uuid, identity_uuid, session_id, \
-     decky_id, tactic, technique_id, sub_technique_id, confidence, rule_id, rule_version, \
-     evidence, attack_release, mitre_url, created_at";
 
 /// `FROM …` of the identity scope as a UNION ALL of two indexed branches (tags matching
 /// both are taken from the first only), each narrowed by `cond` on alias `t`.
@@ -68,18 +65,20 @@ impl Store {
                 "limit must be between 1 and {MAX_INSPECTOR_LIMIT}, got {limit}"
             )));
         }
-        // `+`: SQLite would otherwise read the whole `technique_id` index in time order
-        // (to skip the sort) rather than the scope's few rows; MySQL ignores it.
-        let mut cond = String::from(" AND +t.technique_id = ?");
+        let mut cond = String::from(" AND t.technique_id = ?");
         let mut cond_args = vec![Arg::Str(technique_id.to_owned())];
         if let Some(sub) = sub_technique_id {
-            cond.push_str(" AND +t.sub_technique_id = ?");
+            cond.push_str(" AND t.sub_technique_id = ?");
             cond_args.push(Arg::Str(sub.to_owned()));
         }
+        // Two phases: the newest `limit` (created_at, uuid) pairs come from the
+        // `*_inspect` covering indexes alone, then only those rows are read. Reading the
+        // full rows first would fetch (and sort) every tag of the scope and technique.
         let mut args = Vec::new();
+        let keys = "t.uuid, t.created_at";
         let inner = match scope {
             InspectorScope::Identity => {
-                identity_scope_union(TAG_SELECT, &cond, id, &cond_args, &mut args)
+                identity_scope_union(keys, &cond, id, &cond_args, &mut args)
             }
             InspectorScope::Attacker | InspectorScope::Session => {
                 let column = if scope == InspectorScope::Attacker {
@@ -89,12 +88,22 @@ impl Store {
                 };
                 args.push(Arg::Str(id.to_owned()));
                 args.extend(cond_args);
-                format!("SELECT {TAG_SELECT} FROM ttp_tag t WHERE t.{column} = ?{cond}")
+                // Without a time-ordered session index SQLite would rather walk the
+                // whole `technique_id` (or `sub_technique_id`) index than sort a session's few
+                // hundred rows: the unary `+` keeps it on the scope column.
+                let cond = if scope == InspectorScope::Session {
+                    cond.replace(" t.", " +t.")
+                } else {
+                    cond
+                };
+                format!("SELECT {keys} FROM ttp_tag t WHERE t.{column} = ?{cond}")
             }
         };
         args.push(Arg::Int(limit));
         let sql = format!(
-            "SELECT {TAG_COLUMNS_PLAIN} FROM ({inner}) s ORDER BY created_at DESC, uuid DESC LIMIT ?"
+            "SELECT {TAG_SELECT} FROM (SELECT uuid, created_at FROM ({inner}) s \
+             ORDER BY created_at DESC, uuid DESC LIMIT ?) top \
+             CROSS JOIN ttp_tag t ON t.uuid = top.uuid ORDER BY top.created_at DESC, top.uuid DESC"
         );
         self.fetch_all(sql, args).await
     }

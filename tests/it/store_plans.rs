@@ -167,15 +167,18 @@ contract!(scoped_queries_never_scan_the_tag_table, |db| async move {
 });
 
 /// Does a plan step on `ttp_tag` seek by identity, attacker or session (SQLite's detail
-/// names the equality; MySQL's names the index, all of which start with the column)?
+/// names the equality; MySQL's names the index, all of which start with the column), or
+/// fetch single rows by primary key (the inspector reads its `limit` rows that way)?
 fn through_scope_column(detail: &str) -> bool {
     [
         "identity_uuid=",
         "attacker_uuid=",
         "session_id=",
+        "(uuid=?)",
         "key=ix_ttp_tag_identity",
         "key=ix_ttp_tag_attacker",
         "key=ix_ttp_tag_session",
+        "key=PRIMARY",
     ]
     .iter()
     .any(|c| detail.contains(c))
