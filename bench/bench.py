@@ -697,8 +697,8 @@ def report(dialect: str, ctx: dict, a) -> str:
     L.append(f"Server RSS: **{ctx['hwm']:.1f} MiB peak (VmHWM)** over the whole run; {ctx['rss_idle']:.1f} MiB "
              f"idle after start; {ctx['rss_reads']:.1f} MiB max during the read operations, "
              f"{ctx['rss_insert']:.1f} MiB during insertTags. Of the RSS, anonymous memory (heap, caches) peaked "
-             f"at {ctx['anon_max']:.1f} MiB; the rest is file-backed (the binary, and on SQLite the database "
-             f"pages it maps with `mmap_size`); at the end: {ctx['end_status']}.  ")
+             f"at {ctx['anon_max']:.1f} MiB; the rest is file-backed (the binary; SQLite's "
+             f"`mmap_size` is 0); at the end: {ctx['end_status']}.  ")
     if "export" in floors:
         e = floors["export"]
         L.append(f"Export rollup (store only, one caller — there is no GraphQL field): p50 {ms(e['p50_ms'])} "

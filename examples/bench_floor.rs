@@ -13,6 +13,11 @@
 //! Every command prints one JSON document on stdout.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// The server's allocator, so that the floor differs from it only by HTTP and GraphQL.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
