@@ -187,6 +187,10 @@ pub struct LimitArgs {
     /// Largest request body from an admin (insertTags batches), in bytes.
     #[arg(long, env = "TTPGRAPH_MAX_WRITE_BODY_BYTES", default_value_t = HttpOptions::default().max_write_body_bytes)]
     pub max_write_body_bytes: usize,
+    /// Admin requests with a large body (insert batches) read and executed at once;
+    /// more wait unread.
+    #[arg(long, env = "TTPGRAPH_MAX_CONCURRENT_WRITES", default_value_t = HttpOptions::default().max_concurrent_writes)]
+    pub max_concurrent_writes: usize,
     /// GraphQL requests executing at once; more are refused with 503.
     #[arg(long, env = "TTPGRAPH_MAX_CONCURRENCY", default_value_t = HttpOptions::default().max_concurrent_requests)]
     pub max_concurrency: usize,
@@ -220,6 +224,7 @@ impl ServeArgs {
             graphiql: !self.no_graphiql,
             max_body_bytes: self.limits.max_body_bytes,
             max_write_body_bytes: self.limits.max_write_body_bytes,
+            max_concurrent_writes: self.limits.max_concurrent_writes.max(1),
             max_concurrent_requests: self.limits.max_concurrency.max(1),
             max_batch: self.limits.max_batch,
             cors_origins: self.cors_origins.clone(),

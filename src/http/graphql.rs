@@ -41,6 +41,20 @@ pub async fn post(
     } else {
         s.opts.max_body_bytes
     };
+    // A large (or unsized) admin body is an insert batch: wait for a write permit before
+    // reading it, so that concurrent batches do not all sit parsed in memory while the
+    // store writes one at a time.
+    let small = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n <= s.opts.max_body_bytes);
+    let _write_permit = if admin && !small {
+        // The semaphore is never closed, so this always yields a permit.
+        s.write_admission.clone().acquire_owned().await.ok()
+    } else {
+        None
+    };
     let body = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(e) => {

@@ -30,6 +30,10 @@ pub struct HttpOptions {
     pub max_body_bytes: usize,
     /// Largest request body from an admin (the role that may insert tags).
     pub max_write_body_bytes: usize,
+    /// Admin requests with a body over `max_body_bytes` (insert batches) read and run at
+    /// once; more wait, unread, in their sockets. Writes are serialised by the store
+    /// anyway: this only bounds the memory of bodies parsed ahead of the writer.
+    pub max_concurrent_writes: usize,
     /// GraphQL requests executing at once; more get 503 (load shedding).
     pub max_concurrent_requests: usize,
     /// Largest JSON batch (an array of requests); 0 turns batching off.
@@ -44,6 +48,7 @@ impl Default for HttpOptions {
             graphiql: true,
             max_body_bytes: 64 * 1024,
             max_write_body_bytes: 4 * 1024 * 1024,
+            max_concurrent_writes: 2,
             max_concurrent_requests: 64,
             max_batch: 0,
             cors_origins: Vec::new(),
@@ -59,6 +64,23 @@ pub struct AppState {
     pub opts: Arc<HttpOptions>,
     /// Who may call `/graphql` ([`Authenticator::open`] for none).
     pub auth: Authenticator,
+    /// Permits for large admin bodies ([`HttpOptions::max_concurrent_writes`]).
+    pub write_admission: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    pub fn new(schema: AppSchema, store: Store, opts: HttpOptions, auth: Authenticator) -> Self {
+        let write_admission = Arc::new(tokio::sync::Semaphore::new(
+            opts.max_concurrent_writes.max(1),
+        ));
+        Self {
+            schema,
+            store,
+            opts: Arc::new(opts),
+            auth,
+            write_admission,
+        }
+    }
 }
 
 /// The full application (also what tests drive without a socket). Only `/graphql` is
@@ -99,12 +121,12 @@ pub async fn serve(
     args: ServeArgs,
     auth: Authenticator,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let state = AppState {
-        schema: build_schema(&args.schema_options()),
-        store: store.clone(),
-        opts: Arc::new(args.http_options()),
+    let state = AppState::new(
+        build_schema(&args.schema_options()),
+        store.clone(),
+        args.http_options(),
         auth,
-    };
+    );
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, graphiql = state.opts.graphiql, auth = !state.auth.is_open(), "ttpgraph listening");
     axum::serve(listener, router(state))

@@ -75,12 +75,12 @@ fn bearer(claims: &Value) -> String {
 }
 
 fn app_with(db: &TestDb, auth: Authenticator) -> axum::Router {
-    router(AppState {
-        schema: build_schema(&SchemaOptions::default()),
-        store: db.store.clone(),
-        opts: HttpOptions::default().into(),
+    router(AppState::new(
+        build_schema(&SchemaOptions::default()),
+        db.store.clone(),
+        HttpOptions::default(),
         auth,
-    })
+    ))
 }
 
 /// The router with authentication on; `ttl` is the look-up cache's.

@@ -12,12 +12,12 @@ use ttpgraph::graphql::{SchemaOptions, build_schema};
 use ttpgraph::http::{AppState, HttpOptions, router};
 
 fn app(db: &TestDb, opts: HttpOptions) -> axum::Router {
-    router(AppState {
-        schema: build_schema(&SchemaOptions::default()),
-        store: db.store.clone(),
-        opts: opts.into(),
-        auth: Authenticator::open(),
-    })
+    router(AppState::new(
+        build_schema(&SchemaOptions::default()),
+        db.store.clone(),
+        opts,
+        Authenticator::open(),
+    ))
 }
 
 async fn send(

@@ -16,12 +16,12 @@ use ttpgraph::http::{AppState, HttpOptions, layers, router};
 use ttpgraph::store::{Store, StoreOptions};
 
 fn app_for(store: &Store, opts: HttpOptions) -> axum::Router {
-    router(AppState {
-        schema: build_schema(&SchemaOptions::default()),
-        store: store.clone(),
-        opts: opts.into(),
-        auth: ttpgraph::auth::Authenticator::open(),
-    })
+    router(AppState::new(
+        build_schema(&SchemaOptions::default()),
+        store.clone(),
+        opts,
+        ttpgraph::auth::Authenticator::open(),
+    ))
 }
 
 async fn send(
@@ -67,6 +67,55 @@ async fn oversized_bodies_get_413() {
     );
     let (s, _, _) = send(&app, post(r#"{"query":"{ __typename }"}"#)).await;
     assert_eq!(s, StatusCode::OK, "small bodies pass");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_admin_bodies_wait_for_a_write_permit_and_reads_never_do() {
+    let db = TestDb::new(Backend::Sqlite).await.expect("db");
+    let state = AppState::new(
+        build_schema(&SchemaOptions::default()),
+        db.store.clone(),
+        HttpOptions::default(),
+        ttpgraph::auth::Authenticator::open(),
+    );
+    let permits = state.write_admission.clone();
+    let app = router(state);
+    let sized = |body: String| {
+        Request::post("/graphql")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_LENGTH, body.len())
+            .body(Body::from(body))
+            .expect("req")
+    };
+    // Both permits (the default of 2) held, as by two insert batches in flight.
+    let held = permits
+        .clone()
+        .acquire_many_owned(2)
+        .await
+        .expect("permits");
+    let padding = " ".repeat(100 << 10);
+    let big = format!(r#"{{"query":"{{ __typename {padding} }}"}}"#);
+    let small = r#"{"query":"{ __typename }"}"#.to_owned();
+    let waiting = tokio::spawn({
+        let (app, req) = (app.clone(), sized(big));
+        async move { send(&app, req).await }
+    });
+    let read = tokio::time::timeout(Duration::from_secs(5), send(&app, sized(small)))
+        .await
+        .expect("a small body never waits for a write permit");
+    assert_eq!(read.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a large admin body waits while no permit is free"
+    );
+    drop(held);
+    let (s, _, body) = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("admitted once a permit is free")
+        .expect("task");
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(permits.available_permits(), 2, "the permit is returned");
 }
 
 #[tokio::test]

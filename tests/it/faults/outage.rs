@@ -136,12 +136,12 @@ async fn graphql(store: &Store, q: &str) -> Value {
 }
 
 async fn readyz(store: &Store) -> StatusCode {
-    let app = router(AppState {
-        schema: build_schema(&SchemaOptions::default()),
-        store: store.clone(),
-        opts: HttpOptions::default().into(),
-        auth: ttpgraph::auth::Authenticator::open(),
-    });
+    let app = router(AppState::new(
+        build_schema(&SchemaOptions::default()),
+        store.clone(),
+        HttpOptions::default(),
+        ttpgraph::auth::Authenticator::open(),
+    ));
     let req = Request::get("/readyz")
         .body(Body::empty())
         .expect("request");
