@@ -359,6 +359,14 @@ impl Store {
     }
 
     /// Closes the pool (lets an SQLite file checkpoint its WAL).
+    /// Has [`Store::close`] run (shutdown)?
+    pub fn is_closed(&self) -> bool {
+        match &self.pool {
+            Pool::Sqlite(p) => p.is_closed(),
+            Pool::MySql(p) => p.is_closed(),
+        }
+    }
+
     pub async fn close(&self) {
         match &self.pool {
             Pool::Sqlite(p) => p.close().await,

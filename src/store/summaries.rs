@@ -62,9 +62,14 @@ impl Store {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
+                // Shutdown closes the pool: stop quietly instead of warning every tick.
+                if store.is_closed() {
+                    break;
+                }
                 match store.refresh_summaries().await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(groups = n, "refreshed summary groups after deletes"),
+                    Err(_) if store.is_closed() => break,
                     Err(e) => tracing::warn!(error = %e, "summary refresh failed; retrying later"),
                 }
             }

@@ -233,3 +233,22 @@ contract!(summaries_follow_every_writer, |db| async move {
         "a deleted attacker's summary rows are gone"
     );
 });
+
+/// The serve loop's refresh task ends with the store (shutdown) instead of warning on
+/// every tick about a closed pool.
+#[tokio::test]
+async fn the_refresh_task_stops_when_the_store_closes() {
+    let db = crate::support::TestDb::new(crate::support::Backend::Sqlite)
+        .await
+        .expect("db");
+    let task = db
+        .store
+        .spawn_summary_refresh(std::time::Duration::from_millis(10));
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(!task.is_finished(), "it runs while the store is open");
+    db.store.close().await;
+    tokio::time::timeout(std::time::Duration::from_secs(2), task)
+        .await
+        .expect("the task ends after close")
+        .expect("no panic");
+}
