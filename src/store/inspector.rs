@@ -49,6 +49,20 @@ fn identity_scope_union(
     )
 }
 
+/// `SELECT … FROM` the tags of one scope column, narrowed by `cond` (alias `t`).
+fn column_scope(
+    select: &str,
+    column: &str,
+    cond: &str,
+    id: &str,
+    cond_args: &[Arg],
+    args: &mut Vec<Arg>,
+) -> String {
+    args.push(Arg::Str(id.to_owned()));
+    args.extend_from_slice(cond_args);
+    format!("SELECT {select} FROM ttp_tag t WHERE t.{column} = ?{cond}")
+}
+
 impl Store {
     /// Raw tags of one scope for one technique, newest first. Without a sub-technique,
     /// parent-only and sub-technique rows both match. `limit` must be in 1..=1000.
@@ -65,10 +79,18 @@ impl Store {
                 "limit must be between 1 and {MAX_INSPECTOR_LIMIT}, got {limit}"
             )));
         }
-        let mut cond = String::from(" AND t.technique_id = ?");
+        // Without a time-ordered session index SQLite would rather walk the whole
+        // `technique_id` (or `sub_technique_id`) index than sort a session's few hundred
+        // rows: on the session scope the unary `+` keeps it on the scope column.
+        let col = if scope == InspectorScope::Session {
+            "+t."
+        } else {
+            "t."
+        };
+        let mut cond = format!(" AND {col}technique_id = ?");
         let mut cond_args = vec![Arg::Str(technique_id.to_owned())];
         if let Some(sub) = sub_technique_id {
-            cond.push_str(" AND t.sub_technique_id = ?");
+            cond.push_str(&format!(" AND {col}sub_technique_id = ?"));
             cond_args.push(Arg::Str(sub.to_owned()));
         }
         // Two phases: the newest `limit` (created_at, uuid) pairs come from the
@@ -80,23 +102,11 @@ impl Store {
             InspectorScope::Identity => {
                 identity_scope_union(keys, &cond, id, &cond_args, &mut args)
             }
-            InspectorScope::Attacker | InspectorScope::Session => {
-                let column = if scope == InspectorScope::Attacker {
-                    "attacker_uuid"
-                } else {
-                    "session_id"
-                };
-                args.push(Arg::Str(id.to_owned()));
-                args.extend(cond_args);
-                // Without a time-ordered session index SQLite would rather walk the
-                // whole `technique_id` (or `sub_technique_id`) index than sort a session's few
-                // hundred rows: the unary `+` keeps it on the scope column.
-                let cond = if scope == InspectorScope::Session {
-                    cond.replace(" t.", " +t.")
-                } else {
-                    cond
-                };
-                format!("SELECT {keys} FROM ttp_tag t WHERE t.{column} = ?{cond}")
+            InspectorScope::Attacker => {
+                column_scope(keys, "attacker_uuid", &cond, id, &cond_args, &mut args)
+            }
+            InspectorScope::Session => {
+                column_scope(keys, "session_id", &cond, id, &cond_args, &mut args)
             }
         };
         args.push(Arg::Int(limit));
