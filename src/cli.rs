@@ -181,6 +181,9 @@ pub struct LimitArgs {
     /// Execution deadline of one request, in milliseconds.
     #[arg(long, env = "TTPGRAPH_REQUEST_TIMEOUT_MS", default_value_t = Limits::default().request_timeout.as_millis() as u64)]
     pub request_timeout_ms: u64,
+    /// Largest response body in bytes; larger answers become a RESPONSE_TOO_LARGE error.
+    #[arg(long, env = "TTPGRAPH_MAX_RESPONSE_BYTES", default_value_t = Limits::default().max_response_bytes)]
+    pub max_response_bytes: usize,
     /// Largest request body in bytes.
     #[arg(long, env = "TTPGRAPH_MAX_BODY_BYTES", default_value_t = HttpOptions::default().max_body_bytes)]
     pub max_body_bytes: usize,
@@ -212,6 +215,7 @@ impl ServeArgs {
                 max_root_fields: l.max_root_fields,
                 max_page_size: l.max_page_size.max(1),
                 request_timeout: Duration::from_millis(l.request_timeout_ms.max(1)),
+                max_response_bytes: l.max_response_bytes.max(1024),
                 ..Limits::default()
             },
             disable_introspection: self.no_introspection,

@@ -100,8 +100,8 @@ mod tests {
 pub struct Limits {
     /// Deepest selection nesting (async-graphql).
     pub max_depth: usize,
-    /// Summed field cost (async-graphql); list fields cost their page size or limit times
-    /// their children, rollup lists a flat 10 times.
+    /// Summed query cost (async-graphql's complexity, with the cost model of
+    /// [`crate::graphql::cost`]: rows loaded and values produced).
     pub max_complexity: usize,
     /// Recursion of async-graphql's document walks (lists, objects, fragments).
     pub max_recursive_depth: usize,
@@ -123,13 +123,17 @@ pub struct Limits {
     pub max_insert_tags: usize,
     /// Execution deadline of one request.
     pub request_timeout: std::time::Duration,
+    /// Largest response body; larger answers are replaced by one `RESPONSE_TOO_LARGE`
+    /// error. Large values (evidence) are counted while resolving, so such a request stops
+    /// early, and the serialised body is checked again as it is written.
+    pub max_response_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             max_depth: 12,
-            max_complexity: 20_000,
+            max_complexity: 200_000,
             max_recursive_depth: 32,
             max_directives_per_field: 4,
             max_text_nesting: 64,
@@ -140,6 +144,7 @@ impl Default for Limits {
             default_page_size: 20,
             max_insert_tags: 5_000,
             request_timeout: std::time::Duration::from_secs(15),
+            max_response_bytes: 16 << 20,
         }
     }
 }

@@ -7,8 +7,10 @@
 //! official STIX bundle (`examples/attack_gen.rs`).
 
 pub mod catalog;
+pub mod ids;
 pub mod kill_chain;
 pub mod stix;
 
 pub use catalog::{Catalog, Tactic, Technique, catalog, is_loaded};
+pub use ids::{check_technique, is_sub_technique_id, is_tactic_id, is_technique_id};
 pub use kill_chain::{KillChainPhase, phase_for_tactic};

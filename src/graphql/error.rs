@@ -18,6 +18,8 @@ pub enum Code {
     Forbidden,
     QueryTooComplex,
     Timeout,
+    /// The response would pass the response-size cap.
+    ResponseTooLarge,
     Internal,
 }
 
@@ -31,6 +33,7 @@ impl Code {
             Code::Forbidden => "FORBIDDEN",
             Code::QueryTooComplex => "QUERY_TOO_COMPLEX",
             Code::Timeout => "TIMEOUT",
+            Code::ResponseTooLarge => "RESPONSE_TOO_LARGE",
             Code::Internal => "INTERNAL",
         }
     }

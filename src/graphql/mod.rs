@@ -2,6 +2,7 @@
 //! store's API but not which SQL dialect is underneath, and nothing about HTTP.
 //! [`build_schema`] does no I/O, so tests and `ttpgraph schema` need no server.
 
+pub mod cost;
 pub mod error;
 pub mod guard;
 pub mod guards;
@@ -11,6 +12,7 @@ pub mod query;
 pub mod types;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_graphql::{Context, EmptySubscription, Request, Response, SDLExportOptions, Schema};
 
@@ -50,6 +52,14 @@ pub fn build_schema(opts: &SchemaOptions) -> AppSchema {
     b.finish()
 }
 
+/// The limits a schema was built with.
+pub fn schema_limits(schema: &AppSchema) -> Arc<Limits> {
+    schema
+        .data::<Arc<Limits>>()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(Limits::default()))
+}
+
 /// The committed SDL: sorted, so diffs show real changes only.
 pub fn sdl() -> String {
     build_schema(&SchemaOptions::default()).sdl_with_options(
@@ -64,16 +74,58 @@ pub fn sdl() -> String {
 pub struct RequestCtx {
     pub store: Store,
     pub loaders: Loaders,
+    /// Bytes of large values (evidence) the response may still carry.
+    budget: AtomicUsize,
 }
 
 impl RequestCtx {
     /// Fresh per-request state: DataLoaders never outlive a request, so no cross-request
     /// caching can serve stale or unauthorised data. Their batches run on `queue`.
-    pub fn new(store: &Store, queue: &LoadQueue) -> Self {
+    pub fn new(store: &Store, queue: &LoadQueue, max_response_bytes: usize) -> Self {
         Self {
             store: store.clone(),
             loaders: loaders::loaders(store.clone(), queue),
+            budget: AtomicUsize::new(max_response_bytes),
         }
+    }
+
+    /// Counts `bytes` of a large value against the response cap, so a query that would
+    /// build an oversized answer fails while resolving instead of holding it in memory.
+    pub fn charge(&self, bytes: usize) -> async_graphql::Result<()> {
+        let ok = self
+            .budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(bytes)
+            })
+            .is_ok();
+        if ok {
+            Ok(())
+        } else {
+            self.budget.store(0, Ordering::Relaxed);
+            Err(coded(Code::ResponseTooLarge, RESPONSE_TOO_LARGE))
+        }
+    }
+}
+
+/// The message of a `RESPONSE_TOO_LARGE` error.
+pub const RESPONSE_TOO_LARGE: &str =
+    "the response would be larger than the server's limit: select fewer rows or fields";
+
+/// Replaces a response that ran into the response cap by a single error without data:
+/// half an answer with thousands of field errors helps nobody.
+fn collapse_too_large(resp: &mut Response) {
+    let code = Code::ResponseTooLarge.as_str();
+    let hit = resp.errors.iter().any(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .is_some_and(|c| *c == async_graphql::Value::from(code))
+    });
+    if hit {
+        *resp = Response::from_errors(vec![request_error(
+            Code::ResponseTooLarge,
+            RESPONSE_TOO_LARGE,
+        )]);
     }
 }
 
@@ -106,13 +158,14 @@ pub async fn execute(schema: &AppSchema, store: &Store, request: Request) -> Res
         )]);
     }
     let queue = LoadQueue::default();
-    let request = request.data(RequestCtx::new(store, &queue));
-    let deadline = schema
-        .data::<Arc<Limits>>()
-        .map_or_else(|| Limits::default().request_timeout, |l| l.request_timeout);
-    let mut resp =
-        guards::timeout::with_deadline(deadline, loaders::drive(schema.execute(request), queue))
-            .await;
+    let limits = schema_limits(schema);
+    let request = request.data(RequestCtx::new(store, &queue, limits.max_response_bytes));
+    let mut resp = guards::timeout::with_deadline(
+        limits.request_timeout,
+        loaders::drive(schema.execute(request), queue),
+    )
+    .await;
+    collapse_too_large(&mut resp);
     error::assign_codes(&mut resp);
     resp
 }

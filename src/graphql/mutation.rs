@@ -1,7 +1,7 @@
 //! `insertTags`: DECNET's idempotent write path over GraphQL. The uuid is computed
 //! server-side; the whole batch is validated before anything is written.
 
-use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject};
 
 use super::error::{bad_input, from_store};
 use super::guard::RoleGuard;
@@ -9,7 +9,6 @@ use super::types::scalars::DateTime;
 use super::{limits, rc};
 use crate::attack::catalog;
 use crate::auth::Role;
-use crate::store::validate::is_tactic_id;
 use crate::store::{NewTag, StoreError};
 
 /// One tag to insert.
@@ -27,11 +26,14 @@ pub struct TagInput {
     pub session_id: Option<String>,
     /// Decky name.
     pub decky_id: Option<String>,
-    /// Tactic id (`TA0006`) or name (`credential-access`); stored as the id.
+    /// A known ATT&CK tactic: id (`TA0006`), shortname (`credential-access`) or name;
+    /// stored as the id. It need not be one of the technique's tactics in the current
+    /// release (DECNET's rules, and tags written against older releases, name others).
     pub tactic: String,
-    /// Parent technique id, e.g. `T1110`.
+    /// Parent technique id, e.g. `T1110`: an ATT&CK Enterprise technique (revoked and
+    /// deprecated ids included).
     pub technique_id: String,
-    /// Full sub-technique id, e.g. `T1110.003`.
+    /// Full sub-technique id, e.g. `T1110.003`: a sub-technique of `techniqueId`.
     pub sub_technique_id: Option<String>,
     /// In [0, 1]; below 0.3 the tag is dropped (counted, not stored).
     pub confidence: f64,
@@ -43,8 +45,13 @@ pub struct TagInput {
     pub evidence: Json<serde_json::Value>,
     /// ATT&CK release of the rule pack (default `v19.2`).
     pub attack_release: Option<String>,
-    /// Event time (default: now).
+    /// Event time (default: now); from 2000-01-01 to one day ahead of the server's clock.
+    /// MySQL/MariaDB keep whole seconds.
     pub created_at: Option<DateTime>,
+    /// The ATT&CK URL to store, as DECNET's tagger sends it: omitted → the catalog's URL
+    /// of the (sub-)technique; `null` → none; a string → stored as given (an
+    /// `https://attack.mitre.org/` URL of at most 255 characters).
+    pub mitre_url: MaybeUndefined<String>,
 }
 
 /// What `insertTags` did.
@@ -60,7 +67,7 @@ pub struct InsertTagsPayload {
     pub uuids: Vec<ID>,
 }
 
-/// The root query type.
+/// The root mutation type.
 pub struct MutationRoot;
 
 /// Root of every write.
@@ -111,18 +118,23 @@ impl MutationRoot {
 }
 
 fn to_new_tag(i: usize, t: TagInput) -> Result<NewTag> {
-    let tactic = t.tactic.trim();
-    let tactic = if is_tactic_id(tactic) {
-        tactic.to_owned()
-    } else {
-        catalog()
-            .tactic(tactic)
-            .map(|x| x.id.clone())
-            .ok_or_else(|| bad_input(format!("tags[{i}].tactic: unknown tactic {tactic:?}")))?
+    // Everything else is checked by the store (`store::validate`), which names the field.
+    let tactic = catalog()
+        .tactic(&t.tactic)
+        .map(|x| x.id.clone())
+        .ok_or_else(|| {
+            bad_input(format!(
+                "tags[{i}].tactic: {:?} is not an ATT&CK tactic (use an id like TA0006 or a name like credential-access)",
+                t.tactic
+            ))
+        })?;
+    let mitre_url = match t.mitre_url {
+        MaybeUndefined::Undefined => catalog()
+            .url(t.sub_technique_id.as_deref().unwrap_or(&t.technique_id))
+            .map(str::to_owned),
+        MaybeUndefined::Null => None,
+        MaybeUndefined::Value(url) => Some(url),
     };
-    let mitre_url = catalog()
-        .url(t.sub_technique_id.as_deref().unwrap_or(&t.technique_id))
-        .map(str::to_owned);
     Ok(NewTag {
         source_kind: t.source_kind,
         source_id: t.source_id,

@@ -1,6 +1,7 @@
 //! The root query: node look-ups, paginated lists, fleet techniques, the inspector and
 //! the ATT&CK catalog.
 
+use crate::graphql::cost;
 use async_graphql::{Context, Enum, ID, Object, Result};
 
 use super::error::{bad_input, from_store};
@@ -184,7 +185,7 @@ impl QueryRoot {
     }
 
     /// Every technique seen in the fleet, with counts and the latest sighting.
-    #[graphql(complexity = "50 * child_complexity")]
+    #[graphql(complexity = "cost::rows(cost::FLEET_ROWS, child_complexity)")]
     async fn fleet_techniques(
         &self,
         ctx: &Context<'_>,
@@ -206,7 +207,7 @@ impl QueryRoot {
     /// Why was this flagged? The raw tags of one scope for one technique, newest first.
     /// Without `subTechniqueId`, parent-only and sub-technique tags both match.
     #[graphql(
-        complexity = "(limit.unwrap_or(200).clamp(1, 1000) as usize).saturating_mul(child_complexity.max(1))"
+        complexity = "cost::sized(limit, DEFAULT_INSPECTOR_LIMIT as usize, MAX_INSPECTOR_LIMIT as usize, child_complexity)"
     )]
     async fn inspect(
         &self,

@@ -189,7 +189,8 @@ async fn run(s: &AppState, request: Request, modern: bool, request_id: &str) -> 
     } else {
         StatusCode::OK
     };
-    json_response(status, &resp, modern)
+    let cap = crate::graphql::schema_limits(&s.schema).max_response_bytes;
+    json_response_capped(status, &resp, modern, cap)
 }
 
 /// Executes, records metrics, and tags internal errors with the request id so an
@@ -271,14 +272,54 @@ fn is_mutation(r: &Request) -> bool {
 }
 
 fn json_response<T: serde::Serialize>(status: StatusCode, body: &T, modern: bool) -> Response {
+    json_response_capped(status, body, modern, usize::MAX)
+}
+
+/// Serialises `body`, stopping as soon as it passes `cap` bytes: an answer over the cap
+/// becomes a `RESPONSE_TOO_LARGE` error (status 200: the request was valid and ran).
+fn json_response_capped<T: serde::Serialize>(
+    status: StatusCode,
+    body: &T,
+    modern: bool,
+    cap: usize,
+) -> Response {
     let ct = if modern {
         GRAPHQL_RESPONSE
     } else {
         "application/json"
     };
-    match serde_json::to_vec(body) {
-        Ok(bytes) => (status, [(header::CONTENT_TYPE, ct)], bytes).into_response(),
+    let mut out = CappedWriter {
+        buf: Vec::new(),
+        cap,
+    };
+    match serde_json::to_writer(&mut out, body) {
+        Ok(()) => (status, [(header::CONTENT_TYPE, ct)], out.buf).into_response(),
+        Err(e) if e.is_io() => error_response(
+            StatusCode::OK,
+            crate::graphql::error::Code::ResponseTooLarge.as_str(),
+            crate::graphql::RESPONSE_TOO_LARGE,
+            modern,
+        ),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// A `Vec` that refuses to grow past `cap` bytes.
+struct CappedWriter {
+    buf: Vec<u8>,
+    cap: usize,
+}
+
+impl std::io::Write for CappedWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len().saturating_add(data.len()) > self.cap {
+            return Err(std::io::Error::other("response cap"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -1,8 +1,12 @@
 //! Checks a tag before any SQL runs, so a bad batch fails whole and clearly instead of
 //! half-written or silently truncated (MySQL's `INSERT IGNORE` would truncate, not fail).
 
+use chrono::Datelike;
+
 use super::error::{Result, StoreError};
+use super::evidence::to_python_json;
 use super::models::NewTag;
+use crate::attack;
 
 /// Column widths of ttpgraph's schema; enforced identically on both dialects.
 pub mod limits {
@@ -13,31 +17,21 @@ pub mod limits {
     pub const DECKY_ID: usize = 128;
     pub const RULE_ID: usize = 64;
     pub const ATTACK_RELEASE: usize = 32;
-    pub const MITRE_URL: usize = 512;
-    /// Serialised evidence; generous, but bounded so one tag cannot carry megabytes.
+    /// DECNET's `mitre_url` column is `VARCHAR(255)`.
+    pub const MITRE_URL: usize = 255;
+    /// Serialised evidence (as stored); generous, but bounded so one tag cannot carry
+    /// megabytes into every inspector answer that shows it.
     pub const EVIDENCE_BYTES: usize = 64 * 1024;
+    /// `createdAt` may not be earlier than this year: a bogus early time would fix
+    /// `firstSeen` for good.
+    pub const EARLIEST_YEAR: i32 = 2000;
+    /// `createdAt` may lie this far in the future (clock skew between hosts), no further:
+    /// a bogus late time would fix `lastSeen` for good.
+    pub const FUTURE_SKEW: chrono::TimeDelta = chrono::TimeDelta::days(1);
 }
 
-/// `T` + 4 digits, e.g. `T1110`.
-pub fn is_technique_id(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 5 && b[0] == b'T' && b[1..].iter().all(u8::is_ascii_digit)
-}
-
-/// `T1110.003`: a technique id, a dot, 3 digits.
-pub fn is_sub_technique_id(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 9
-        && is_technique_id(&s[..5])
-        && b[5] == b'.'
-        && b[6..].iter().all(u8::is_ascii_digit)
-}
-
-/// `TA` + 4 digits, e.g. `TA0006`.
-pub fn is_tactic_id(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 6 && b.starts_with(b"TA") && b[2..].iter().all(u8::is_ascii_digit)
-}
+/// Where a stored `mitre_url` must point.
+pub const MITRE_URL_PREFIX: &str = "https://attack.mitre.org/";
 
 /// Validates one tag; `index` is its position in the batch, for the error message.
 pub fn validate_tag(index: usize, t: &NewTag) -> Result<()> {
@@ -60,31 +54,50 @@ pub fn validate_tag(index: usize, t: &NewTag) -> Result<()> {
             format!("must be between 0 and 1, got {}", t.confidence),
         );
     }
-    if !is_technique_id(&t.technique_id) {
-        return bad(
-            "technique_id",
-            format!("must look like T1110, got {:?}", t.technique_id),
-        );
+    if let Err(message) = attack::check_technique(&t.technique_id, t.sub_technique_id.as_deref())
+    {
+        let field = if message.starts_with("sub") {
+            "sub_technique_id"
+        } else {
+            "technique_id"
+        };
+        return bad(field, message);
     }
-    if let Some(sub) = &t.sub_technique_id {
-        if !is_sub_technique_id(sub) {
+    match attack::catalog().tactic(&t.tactic) {
+        Some(known) if known.id == t.tactic => {}
+        _ => {
             return bad(
-                "sub_technique_id",
-                format!("must look like T1110.003, got {sub:?}"),
+                "tactic",
+                format!(
+                    "must be a known ATT&CK tactic id like TA0006, got {:?}",
+                    t.tactic
+                ),
             );
         }
-        if !sub.starts_with(&t.technique_id) {
+    }
+    for (field, value) in [
+        ("attacker_uuid", t.attacker_uuid.as_deref()),
+        ("identity_uuid", t.identity_uuid.as_deref()),
+    ] {
+        if value.is_some_and(|v| !is_uuid(v)) {
             return bad(
-                "sub_technique_id",
-                format!("{sub} is not a sub-technique of {}", t.technique_id),
+                field,
+                "must be a uuid like 1ca31f08-5522-5aae-8371-fe81f0e39de3".into(),
             );
         }
     }
-    if !is_tactic_id(&t.tactic) {
-        return bad(
-            "tactic",
-            format!("must be a tactic id like TA0006, got {:?}", t.tactic),
-        );
+    if let Some(at) = t.created_at {
+        let now = chrono::Utc::now();
+        if at.year() < limits::EARLIEST_YEAR || at > now + limits::FUTURE_SKEW {
+            return bad(
+                "created_at",
+                format!(
+                    "must lie between {}-01-01 and one day from now, got {}",
+                    limits::EARLIEST_YEAR,
+                    at.to_rfc3339()
+                ),
+            );
+        }
     }
     if t.rule_version < 0 || t.rule_version > i64::from(i32::MAX) {
         return bad(
@@ -97,6 +110,16 @@ pub fn validate_tag(index: usize, t: &NewTag) -> Result<()> {
     }
     if !t.evidence.is_object() {
         return bad("evidence", "must be a JSON object".into());
+    }
+    let evidence_bytes = to_python_json(&t.evidence).len();
+    if evidence_bytes > limits::EVIDENCE_BYTES {
+        return bad(
+            "evidence",
+            format!(
+                "is {evidence_bytes} bytes once serialised; the limit is {}",
+                limits::EVIDENCE_BYTES
+            ),
+        );
     }
     use limits::*;
     let lengths: [(&'static str, Option<&str>, usize, bool); 8] = [
@@ -122,33 +145,25 @@ pub fn validate_tag(index: usize, t: &NewTag) -> Result<()> {
         if v.chars().count() > max {
             return bad(field, format!("is longer than {max} characters"));
         }
+        if v.chars().any(char::is_control) {
+            return bad(field, "must not contain control characters".into());
+        }
     }
-    if t.mitre_url
-        .as_deref()
-        .is_some_and(|u| u.chars().count() > MITRE_URL)
-    {
-        return bad(
-            "mitre_url",
-            format!("is longer than {MITRE_URL} characters"),
-        );
+    if let Some(url) = t.mitre_url.as_deref() {
+        if !url.starts_with(MITRE_URL_PREFIX)
+            || url.chars().count() > MITRE_URL
+            || url.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            return bad(
+                "mitre_url",
+                format!("must be a {MITRE_URL_PREFIX} URL of at most {MITRE_URL} characters"),
+            );
+        }
     }
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn id_shapes() {
-        assert!(is_technique_id("T1110"));
-        assert!(!is_technique_id("T111"));
-        assert!(!is_technique_id("t1110"));
-        assert!(is_sub_technique_id("T1110.003"));
-        assert!(!is_sub_technique_id("T1110.03"));
-        assert!(!is_sub_technique_id("T1110"));
-        assert!(is_tactic_id("TA0006"));
-        assert!(!is_tactic_id("TA06"));
-        assert!(!is_tactic_id("credential-access"));
-    }
+/// A uuid in its canonical 36-character hyphenated form, as DECNET writes them.
+pub fn is_uuid(s: &str) -> bool {
+    s.len() == 36 && uuid::Uuid::try_parse(s).is_ok()
 }

@@ -27,7 +27,7 @@ const VIEWER: &str = "7a0c6f7e-1d3b-4a55-9a57-0a1f3c2b9d02";
 const CHANGE_PW: &str = "7a0c6f7e-1d3b-4a55-9a57-0a1f3c2b9d03";
 const ODD_ROLE: &str = "7a0c6f7e-1d3b-4a55-9a57-0a1f3c2b9d04";
 const QUERY: &str = r#"{"query":"{ tactics { id } }"}"#;
-const INSERT: &str = r#"{"query":"mutation { insertTags(tags: [{sourceKind: \"command\", sourceId: \"s1#0\", attackerUuid: \"a-1\", tactic: \"TA0007\", techniqueId: \"T1083\", confidence: 0.9, ruleId: \"R0014\", ruleVersion: 2, evidence: {command_text: \"ls\"}}]) { inserted } }"}"#;
+const INSERT: &str = r#"{"query":"mutation { insertTags(tags: [{sourceKind: \"command\", sourceId: \"s1#0\", attackerUuid: \"00000000-0000-4000-8000-0000000000a1\", tactic: \"TA0007\", techniqueId: \"T1083\", confidence: 0.9, ruleId: \"R0014\", ruleVersion: 2, evidence: {command_text: \"ls\"}}]) { inserted } }"}"#;
 
 fn unauthenticated_body() -> Value {
     json!({"errors":[{"message":"Could not validate credentials","extensions":{"code":"UNAUTHENTICATED"}}]})

@@ -56,18 +56,24 @@ async fn depth_limit() {
 #[tokio::test]
 async fn complexity_limit_costs_lists_by_page_size() {
     let db = TestDb::new(Backend::Sqlite).await.expect("db");
-    // 100 attackers × 10 sessions × 10 techniques × 4 fields ≈ 40,000 > 20,000.
+    // 100 attackers × 20 sessions × 20 techniques, each row costed: about 5 million.
     let q = "{ attackers(first: 100) { nodes { sessions { techniques { techniqueId count firstSeen lastSeen } } } } }";
     refused(&db, q, "QUERY_TOO_COMPLEX").await;
     // The same shape with a small page is fine.
     let ok = run(&db, Limits::default(), "{ attackers(first: 5) { nodes { sessions { techniques { techniqueId count firstSeen lastSeen } } } } }").await;
     assert!(ok.get("errors").is_none(), "{ok}");
-    // The inspector is costed by its limit.
-    let fields = "uuid sourceKind sourceId tactic techniqueId subTechniqueId confidence ruleId ruleVersion evidence createdAt attackRelease mitreUrl deckyId";
-    let q = format!(
-        "{{ a: inspect(scope: ATTACKER, id: \"a\", techniqueId: \"T1\", limit: 1000) {{ {fields} }} b: inspect(scope: ATTACKER, id: \"a\", techniqueId: \"T1\", limit: 1000) {{ {fields} }} }}"
+    // The inspector is costed by its limit: its largest page with every column and the
+    // technique's names is one request (issue 14 D.3), eight aliased ones are not.
+    let fields = "uuid sourceKind sourceId tactic techniqueId subTechniqueId confidence ruleId ruleVersion evidence createdAt attackRelease mitreUrl deckyId attacker { id } identity { id } session { id } technique { id name displayName parent { name } }";
+    let one = format!(
+        "{{ inspect(scope: ATTACKER, id: \"a\", techniqueId: \"T1083\", limit: 1000) {{ {fields} }} }}"
     );
-    refused(&db, &q, "QUERY_TOO_COMPLEX").await;
+    let ok = run(&db, Limits::default(), &one).await;
+    assert!(ok.get("errors").is_none(), "{ok}");
+    let eight: String = (0..8)
+        .map(|i| format!("a{i}: inspect(scope: ATTACKER, id: \"a\", techniqueId: \"T1083\", limit: 1000) {{ {fields} }} "))
+        .collect();
+    refused(&db, &format!("{{ {eight} }}"), "QUERY_TOO_COMPLEX").await;
 }
 
 #[tokio::test]

@@ -163,7 +163,7 @@ async fn requests_over_the_concurrency_limit_are_shed_with_503() {
         .execute(&mut locker)
         .await
         .expect("lock");
-    let insert = r#"{"query":"mutation { insertTags(tags: [{sourceKind: \"command\", sourceId: \"x\", attackerUuid: \"a\", tactic: \"TA0007\", techniqueId: \"T1083\", confidence: 0.9, ruleId: \"R1\", ruleVersion: 1, evidence: {}}]) { inserted } }"}"#;
+    let insert = r#"{"query":"mutation { insertTags(tags: [{sourceKind: \"command\", sourceId: \"x\", attackerUuid: \"00000000-0000-4000-8000-00000000000a\", tactic: \"TA0007\", techniqueId: \"T1083\", confidence: 0.9, ruleId: \"R1\", ruleVersion: 1, evidence: {}}]) { inserted } }"}"#;
     let slow = tokio::spawn({
         let app = app.clone();
         async move { send(&app, post(insert)).await }

@@ -1,5 +1,6 @@
 //! `Attacker`: one source IP seen by the fleet.
 
+use crate::graphql::cost;
 use async_graphql::{Context, ID, Object, Result};
 use serde::{Deserialize, Serialize};
 
@@ -91,7 +92,7 @@ impl AttackerNode {
             .map(|id| IdentityNode { id }))
     }
     /// Techniques of this IP's tags (identity-rollup tags excluded).
-    #[graphql(complexity = "10 * child_complexity")]
+    #[graphql(complexity = "cost::rows(cost::SCOPE_ROWS, child_complexity)")]
     async fn techniques(
         &self,
         ctx: &Context<'_>,
@@ -106,7 +107,7 @@ impl AttackerNode {
         Ok(rows.iter().cloned().map(TechniqueUsage).collect())
     }
     /// Sessions this IP's tags were recorded in.
-    #[graphql(complexity = "10 * child_complexity")]
+    #[graphql(complexity = "cost::rows(cost::SCOPE_ROWS, child_complexity)")]
     async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<SessionNode>> {
         let ids = rc(ctx)?
             .loaders

@@ -1,5 +1,6 @@
 //! `Campaign`: identities DECNET linked into one operation.
 
+use crate::graphql::cost;
 use async_graphql::{Context, ID, Object, Result};
 
 use super::identity::IdentityNode;
@@ -68,7 +69,7 @@ impl CampaignNode {
             .map(|id| CampaignNode { id }))
     }
     /// Its identities (including merged ones, which keep their tags).
-    #[graphql(complexity = "10 * child_complexity")]
+    #[graphql(complexity = "cost::rows(cost::SCOPE_ROWS, child_complexity)")]
     async fn identities(&self, ctx: &Context<'_>) -> Result<Vec<IdentityNode>> {
         let v = rc(ctx)?
             .loaders
@@ -80,7 +81,7 @@ impl CampaignNode {
             .collect())
     }
     /// Techniques of tags whose own identity belongs to the campaign.
-    #[graphql(complexity = "10 * child_complexity")]
+    #[graphql(complexity = "cost::rows(cost::SCOPE_ROWS, child_complexity)")]
     async fn techniques(
         &self,
         ctx: &Context<'_>,

@@ -1,5 +1,6 @@
 //! `Identity`: an actor DECNET clustered from several attacker IPs.
 
+use crate::graphql::cost;
 use async_graphql::{Context, ID, Object, Result};
 
 use super::attacker::AttackerNode;
@@ -91,7 +92,7 @@ impl IdentityNode {
         Ok(survivor.map(|id| IdentityNode { id }))
     }
     /// Attacker IPs clustered into this identity.
-    #[graphql(complexity = "10 * child_complexity")]
+    #[graphql(complexity = "cost::rows(cost::SCOPE_ROWS, child_complexity)")]
     async fn attackers(&self, ctx: &Context<'_>) -> Result<Vec<AttackerNode>> {
         let v = rc(ctx)?
             .loaders
@@ -101,7 +102,7 @@ impl IdentityNode {
         Ok(v.iter().cloned().map(AttackerNode::from_row).collect())
     }
     /// Techniques of its own tags and of its attackers' tags, each tag counted once.
-    #[graphql(complexity = "10 * child_complexity")]
+    #[graphql(complexity = "cost::rows(cost::SCOPE_ROWS, child_complexity)")]
     async fn techniques(
         &self,
         ctx: &Context<'_>,
@@ -116,6 +117,7 @@ impl IdentityNode {
         Ok(rows.iter().cloned().map(TechniqueUsage).collect())
     }
     /// Unified Kill Chain view: its tags' tactics per decky, over time.
+    #[graphql(complexity = "cost::rows(cost::KILL_CHAIN_ROWS, 0) + child_complexity")]
     async fn kill_chain(&self, ctx: &Context<'_>) -> Result<KillChain> {
         let rows = rc(ctx)?
             .loaders

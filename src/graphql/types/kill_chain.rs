@@ -2,11 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use async_graphql::{Object, SimpleObject};
+use async_graphql::{Object, Result, SimpleObject};
 
 use super::catalog::KillChainPhase;
 use super::scalars::DateTime;
 use crate::attack::{self, phase_for_tactic};
+use crate::graphql::cost;
+use crate::graphql::error::bad_input;
 use crate::store::DeckyPhase;
 
 /// One tag of the identity on a decky: where, which tactic, when.
@@ -55,20 +57,55 @@ pub struct DeckyKillChain {
 /// Decky phase observations of one identity.
 pub struct KillChain(pub std::sync::Arc<Vec<DeckyPhase>>);
 
-/// An identity's Unified Kill Chain across the deckies it touched.
+/// Default and largest page of [`KillChain::observations`].
+const OBSERVATIONS_PAGE: usize = 100;
+const MAX_OBSERVATIONS_PAGE: usize = 1000;
+
+/// An identity's Unified Kill Chain across the deckies it touched. Observations are
+/// ordered by time, then by tag uuid: MySQL/MariaDB keep whole seconds, so tags of one
+/// second are ordered by uuid there (SQLite keeps microseconds). `firstPhase`/`lastPhase`
+/// follow the same order.
 #[Object]
 impl KillChain {
-    /// Every observation, oldest first.
-    async fn observations(&self) -> Vec<PhaseObservation> {
-        self.0
+    /// Observations, oldest first, one page at a time (`observationCount` tells how many
+    /// there are).
+    #[graphql(complexity = "cost::sized(first, OBSERVATIONS_PAGE, MAX_OBSERVATIONS_PAGE, child_complexity)")]
+    async fn observations(
+        &self,
+        #[graphql(desc = "At most this many, 1..=1000 (default 100).")] first: Option<i32>,
+        #[graphql(desc = "Skip this many of the oldest first (default 0).")] offset: Option<i32>,
+    ) -> Result<Vec<PhaseObservation>> {
+        let first = match first {
+            None => OBSERVATIONS_PAGE,
+            Some(n) if (1..=MAX_OBSERVATIONS_PAGE as i32).contains(&n) => n as usize,
+            Some(n) => {
+                return Err(bad_input(format!(
+                    "first must be between 1 and {MAX_OBSERVATIONS_PAGE}, got {n}"
+                )));
+            }
+        };
+        let offset = match offset {
+            None => 0,
+            Some(n) if n >= 0 => n as usize,
+            Some(n) => return Err(bad_input(format!("offset must not be negative, got {n}"))),
+        };
+        Ok(self
+            .0
             .iter()
+            .skip(offset)
+            .take(first)
             .map(|p| PhaseObservation {
                 decky_id: p.decky_id.clone(),
                 tactic: p.tactic.clone(),
                 phase: phase_for_tactic(&p.tactic).map(Into::into),
                 at: p.created_at.into(),
             })
-            .collect()
+            .collect())
+    }
+
+    /// How many observations the identity has.
+    async fn observation_count(&self) -> usize {
+        self.0.len()
     }
 
     /// Distinct phases reached anywhere, in kill-chain order.
@@ -84,6 +121,7 @@ impl KillChain {
     }
 
     /// Per decky (sorted by name): first/last phase and the span of each phase.
+    #[graphql(complexity = "cost::rows(cost::SCOPE_ROWS, child_complexity)")]
     async fn deckies(&self) -> Vec<DeckyKillChain> {
         let mut by_decky: BTreeMap<&str, Vec<&DeckyPhase>> = BTreeMap::new();
         for p in self.0.iter() {

@@ -121,8 +121,9 @@ pub fn cursor<C: Serialize + DeserializeOwned + Clone>(c: &C) -> String {
     OpaqueCursor(c.clone()).encode_cursor()
 }
 
-/// Complexity of a paginated field: its page size times the cost of one node.
+/// Complexity of a paginated field: its page size times the cost of one node (see
+/// [`crate::graphql::cost`]). Sizes past the largest page are refused when resolving;
+/// here they are costed at 1000 so a huge `first` cannot overflow the sum.
 pub fn page_cost(first: Option<i32>, child: usize) -> usize {
-    let n = first.map_or(20, |f| f.clamp(1, 1000) as usize);
-    n.saturating_mul(child.max(1)).saturating_add(1)
+    crate::graphql::cost::sized(first, Limits::default().default_page_size, 1000, child)
 }

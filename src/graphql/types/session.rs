@@ -1,6 +1,7 @@
 //! `Session`: one SSH/telnet session recording (there is no sessions table; the tags are
 //! the only record).
 
+use crate::graphql::cost;
 use async_graphql::{Context, ID, Object, Result};
 
 use super::attacker::AttackerNode;
@@ -22,7 +23,7 @@ impl SessionNode {
         ID(self.id.clone())
     }
     /// Attackers whose tags name this session.
-    #[graphql(complexity = "10 * child_complexity")]
+    #[graphql(complexity = "cost::rows(cost::SCOPE_ROWS, child_complexity)")]
     async fn attackers(&self, ctx: &Context<'_>) -> Result<Vec<AttackerNode>> {
         let f = rc(ctx)?
             .loaders
@@ -47,7 +48,7 @@ impl SessionNode {
         Ok(f.decky_ids.clone())
     }
     /// Techniques of the session's tags.
-    #[graphql(complexity = "10 * child_complexity")]
+    #[graphql(complexity = "cost::rows(cost::SCOPE_ROWS, child_complexity)")]
     async fn techniques(
         &self,
         ctx: &Context<'_>,

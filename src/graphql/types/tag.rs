@@ -1,8 +1,9 @@
 //! `Tag`: one raw `ttp_tag` row, as the inspector shows it.
 
-use async_graphql::{ID, Json, Object};
+use async_graphql::{Context, ID, Json, Object, Result};
 
 use super::attacker::AttackerNode;
+use crate::graphql::{cost, rc};
 use super::catalog::AttackTechnique;
 use super::identity::IdentityNode;
 use super::scalars::DateTime;
@@ -80,9 +81,14 @@ impl TagNode {
     async fn rule_version(&self) -> i64 {
         self.0.rule_version
     }
-    /// Why the rule fired: a free-form JSON object (e.g. the command text).
-    async fn evidence(&self) -> Json<serde_json::Value> {
-        Json(self.0.evidence.to_value())
+    /// Why the rule fired: a free-form JSON object (e.g. the command text), up to 64 KiB.
+    #[graphql(complexity = "1 + cost::LARGE_VALUE")]
+    async fn evidence(&self, ctx: &Context<'_>) -> Result<Json<serde_json::Value>> {
+        rc(ctx)?.charge(self.0.evidence.0.len())?;
+        // Rows of large answers are resolved without awaiting anything else: give the
+        // deadline a chance to fire between them.
+        tokio::task::consume_budget().await;
+        Ok(Json(self.0.evidence.to_value()))
     }
     /// ATT&CK release the rule was written against.
     async fn attack_release(&self) -> &str {

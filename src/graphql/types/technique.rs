@@ -8,7 +8,7 @@ use super::scalars::DateTime;
 use crate::attack::{self, catalog};
 use crate::graphql::error::bad_input;
 use crate::graphql::loaders::FilterKey;
-use crate::store::validate::is_tactic_id;
+use crate::attack::is_tactic_id;
 use crate::store::{
     CampaignTechniqueRollup, FleetTechniqueRollup, TechniqueFilter, TechniqueRollup,
 };
