@@ -49,7 +49,9 @@ pub fn check_technique(technique_id: &str, sub_technique_id: Option<&str>) -> Re
         return Ok(());
     };
     if !is_sub_technique_id(sub) {
-        return Err(format!("subTechniqueId must look like T1110.003, got {sub:?}"));
+        return Err(format!(
+            "subTechniqueId must look like T1110.003, got {sub:?}"
+        ));
     }
     match known(sub) {
         None => Err(format!(

@@ -54,8 +54,7 @@ pub fn validate_tag(index: usize, t: &NewTag) -> Result<()> {
             format!("must be between 0 and 1, got {}", t.confidence),
         );
     }
-    if let Err(message) = attack::check_technique(&t.technique_id, t.sub_technique_id.as_deref())
-    {
+    if let Err(message) = attack::check_technique(&t.technique_id, t.sub_technique_id.as_deref()) {
         let field = if message.starts_with("sub") {
             "sub_technique_id"
         } else {
@@ -149,16 +148,15 @@ pub fn validate_tag(index: usize, t: &NewTag) -> Result<()> {
             return bad(field, "must not contain control characters".into());
         }
     }
-    if let Some(url) = t.mitre_url.as_deref() {
-        if !url.starts_with(MITRE_URL_PREFIX)
+    if let Some(url) = t.mitre_url.as_deref()
+        && (!url.starts_with(MITRE_URL_PREFIX)
             || url.chars().count() > MITRE_URL
-            || url.chars().any(|c| c.is_control() || c.is_whitespace())
-        {
-            return bad(
-                "mitre_url",
-                format!("must be a {MITRE_URL_PREFIX} URL of at most {MITRE_URL} characters"),
-            );
-        }
+            || url.chars().any(|c| c.is_control() || c.is_whitespace()))
+    {
+        return bad(
+            "mitre_url",
+            format!("must be a {MITRE_URL_PREFIX} URL of at most {MITRE_URL} characters"),
+        );
     }
     Ok(())
 }

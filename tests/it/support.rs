@@ -143,6 +143,30 @@ impl TestDb {
     }
 
     /// One integer from raw SQL (e.g. a COUNT).
+    /// One floating-point value of a raw query (cast it to DOUBLE in the SQL).
+    pub async fn raw_f64(&self, sql: &str) -> f64 {
+        match self.dialect {
+            Dialect::Sqlite => {
+                let p = SqlitePool::connect(&self.url).await.expect("raw sqlite");
+                let v: f64 = sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
+                    .fetch_one(&p)
+                    .await
+                    .expect("raw");
+                p.close().await;
+                v
+            }
+            Dialect::MySql => {
+                let p = MySqlPool::connect(&self.url).await.expect("raw mysql");
+                let v: f64 = sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
+                    .fetch_one(&p)
+                    .await
+                    .expect("raw");
+                p.close().await;
+                v
+            }
+        }
+    }
+
     pub async fn raw_i64(&self, sql: &str) -> i64 {
         match self.dialect {
             Dialect::Sqlite => {

@@ -69,7 +69,9 @@ const MAX_OBSERVATIONS_PAGE: usize = 1000;
 impl KillChain {
     /// Observations, oldest first, one page at a time (`observationCount` tells how many
     /// there are).
-    #[graphql(complexity = "cost::sized(first, OBSERVATIONS_PAGE, MAX_OBSERVATIONS_PAGE, child_complexity)")]
+    #[graphql(
+        complexity = "cost::sized(first, OBSERVATIONS_PAGE, MAX_OBSERVATIONS_PAGE, child_complexity)"
+    )]
     async fn observations(
         &self,
         #[graphql(desc = "At most this many, 1..=1000 (default 100).")] first: Option<i32>,

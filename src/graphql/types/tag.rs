@@ -3,11 +3,11 @@
 use async_graphql::{Context, ID, Json, Object, Result};
 
 use super::attacker::AttackerNode;
-use crate::graphql::{cost, rc};
 use super::catalog::AttackTechnique;
 use super::identity::IdentityNode;
 use super::scalars::DateTime;
 use super::session::SessionNode;
+use crate::graphql::{cost, rc};
 use crate::store::Tag;
 
 /// A raw tag row.

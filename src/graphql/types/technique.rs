@@ -5,10 +5,10 @@ use async_graphql::{Object, Result};
 
 use super::catalog::{AttackTactic, AttackTechnique, KillChainPhase};
 use super::scalars::DateTime;
+use crate::attack::is_tactic_id;
 use crate::attack::{self, catalog};
 use crate::graphql::error::bad_input;
 use crate::graphql::loaders::FilterKey;
-use crate::attack::is_tactic_id;
 use crate::store::{
     CampaignTechniqueRollup, FleetTechniqueRollup, TechniqueFilter, TechniqueRollup,
 };
