@@ -204,7 +204,8 @@ impl QueryRoot {
         Ok(rows.into_iter().map(FleetTechniqueUsage).collect())
     }
 
-    /// Why was this flagged? The raw tags of one scope for one technique, newest first.
+    /// Why was this flagged? The raw tags of one scope for one technique, newest first
+    /// (tags of the same instant by uuid, descending).
     /// Without `subTechniqueId`, parent-only and sub-technique tags both match.
     #[graphql(
         complexity = "cost::sized(limit, DEFAULT_INSPECTOR_LIMIT as usize, MAX_INSPECTOR_LIMIT as usize, child_complexity)"

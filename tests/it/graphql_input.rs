@@ -304,3 +304,112 @@ async fn confidences_are_stored_bit_for_bit() {
         }
     }
 }
+
+/// Every column of every tag, as text, in uuid order.
+async fn table_dump(db: &TestDb) -> Vec<String> {
+    let cols = [
+        "uuid",
+        "source_kind",
+        "source_id",
+        "attacker_uuid",
+        "identity_uuid",
+        "session_id",
+        "decky_id",
+        "tactic",
+        "technique_id",
+        "sub_technique_id",
+        "confidence",
+        "rule_id",
+        "rule_version",
+        "evidence",
+        "attack_release",
+        "mitre_url",
+        "created_at",
+    ];
+    let sql = match db.dialect {
+        ttpgraph::store::Dialect::Sqlite => {
+            let parts: Vec<String> = cols
+                .iter()
+                .map(|c| format!("COALESCE(CAST({c} AS TEXT), '<null>')"))
+                .collect();
+            format!(
+                "SELECT {} FROM ttp_tag ORDER BY uuid",
+                parts.join(" || '|' || ")
+            )
+        }
+        ttpgraph::store::Dialect::MySql => {
+            let parts: Vec<String> = cols
+                .iter()
+                .map(|c| format!("COALESCE(CAST({c} AS CHAR), '<null>')"))
+                .collect();
+            format!(
+                "SELECT CONCAT_WS('|', {}) FROM ttp_tag ORDER BY uuid",
+                parts.join(", ")
+            )
+        }
+    };
+    db.raw_strings(&sql).await
+}
+
+#[tokio::test]
+async fn replaying_decnets_batches_gives_decnets_table() {
+    for backend in [Backend::Sqlite, Backend::MySql] {
+        let (Some(decnet), Some(ours)) = (TestDb::new(backend).await, TestDb::new(backend).await)
+        else {
+            continue;
+        };
+        // (source id, tactic, technique, sub, confidence, mitre_url as DECNET's tagger sent it)
+        let batch = [
+            (
+                "cmd_1",
+                "TA0007",
+                "T1083",
+                None,
+                0.85,
+                Some("https://attack.mitre.org/techniques/T1083"),
+            ),
+            ("cmd_2", "TA0004", "T1548", Some("T1548.001"), 0.95, None),
+            (
+                "cmd_3",
+                "TA0006",
+                "T1003",
+                Some("T1003.008"),
+                ODD,
+                Some("https://attack.mitre.org/techniques/T1003/008/"),
+            ),
+        ];
+        let (ts, iso) = match backend {
+            Backend::Sqlite => ("2026-05-16 17:45:00.598271", "2026-05-16T17:45:00.598271Z"),
+            Backend::MySql => ("2026-05-16 17:45:00", "2026-05-16T17:45:00Z"),
+        };
+        let mut inputs = Vec::new();
+        for (sid, tactic, tech, sub, conf, url) in batch {
+            let uuid = ttpgraph::store::compute_tag_uuid("command", sid, "R0014", 2, tech, sub);
+            let q = |v: Option<&str>| v.map_or("NULL".to_owned(), |s| format!("'{s}'"));
+            // DECNET's own INSERT: json.dumps evidence, its timestamp format.
+            decnet
+                .raw(&format!(
+                    "INSERT INTO ttp_tag (uuid, source_kind, source_id, attacker_uuid, identity_uuid, session_id, \
+                     decky_id, tactic, technique_id, sub_technique_id, confidence, rule_id, rule_version, evidence, \
+                     attack_release, mitre_url, created_at) VALUES ('{uuid}', 'command', '{sid}', '{A1}', NULL, '{S1}', \
+                     'omega-decky', '{tactic}', '{tech}', {}, {conf:?}, 'R0014', 2, \
+                     '{{\"command_text\": \"cat /etc/passwd\", \"user\": \"root\"}}', 'v15.1', {}, '{ts}')",
+                    q(sub),
+                    q(url)
+                ))
+                .await;
+            inputs.push(json!({
+                "sourceKind": "command", "sourceId": sid, "attackerUuid": A1, "sessionId": S1,
+                "deckyId": "omega-decky", "tactic": tactic, "techniqueId": tech, "subTechniqueId": sub,
+                "confidence": conf, "ruleId": "R0014", "ruleVersion": 2,
+                "evidence": {"command_text": "cat /etc/passwd", "user": "root"},
+                "attackRelease": "v15.1", "mitreUrl": url, "createdAt": iso
+            }));
+        }
+        let d = gql_ok(&ours, INSERT, json!({"tags": inputs})).await;
+        assert_eq!(d["insertTags"]["inserted"], 3);
+        let (theirs, mine) = (table_dump(&decnet).await, table_dump(&ours).await);
+        assert_eq!(theirs.len(), 3);
+        assert_eq!(mine, theirs, "{backend:?}: column by column");
+    }
+}

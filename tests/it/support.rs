@@ -143,6 +143,30 @@ impl TestDb {
     }
 
     /// One integer from raw SQL (e.g. a COUNT).
+    /// The first column of every row of a raw query, as text.
+    pub async fn raw_strings(&self, sql: &str) -> Vec<String> {
+        match self.dialect {
+            Dialect::Sqlite => {
+                let p = SqlitePool::connect(&self.url).await.expect("raw sqlite");
+                let v: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
+                    .fetch_all(&p)
+                    .await
+                    .expect("raw");
+                p.close().await;
+                v
+            }
+            Dialect::MySql => {
+                let p = MySqlPool::connect(&self.url).await.expect("raw mysql");
+                let v: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
+                    .fetch_all(&p)
+                    .await
+                    .expect("raw");
+                p.close().await;
+                v
+            }
+        }
+    }
+
     /// One floating-point value of a raw query (cast it to DOUBLE in the SQL).
     pub async fn raw_f64(&self, sql: &str) -> f64 {
         match self.dialect {

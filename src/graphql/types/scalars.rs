@@ -16,7 +16,9 @@ impl From<Timestamp> for DateTime {
     }
 }
 
-/// An RFC 3339 instant in UTC, e.g. `2026-05-16T17:45:00.598271Z`.
+/// An RFC 3339 instant in UTC, e.g. `2026-05-16T17:45:00.598271Z`. SQLite databases keep
+/// microseconds; MySQL/MariaDB keep whole seconds (`2026-05-16T17:45:00Z`), so tags of
+/// one second tie there: every ordering and first/last choice breaks ties by tag uuid.
 #[Scalar(
     name = "DateTime",
     specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339"
