@@ -267,23 +267,63 @@ impl Store {
     /// Follows `merged_into_uuid` from `id` (at most 8 hops) to the surviving row's uuid;
     /// `None` when `id` is not a row of the table.
     pub async fn merge_survivor(&self, table: MergeTable, id: &str) -> Result<Option<String>> {
+        Ok(self
+            .merge_survivors(table, &[id.to_owned()])
+            .await?
+            .remove(id))
+    }
+
+    /// [`Store::merge_survivor`] for many ids in one statement: every chain is walked by
+    /// one recursive query, and each start keeps its deepest hop. Ids that are not rows
+    /// of the table are absent from the answer.
+    pub async fn merge_survivors(
+        &self,
+        table: MergeTable,
+        ids: &[String],
+    ) -> Result<HashMap<String, String>> {
         let t = match table {
             MergeTable::Identities => "attacker_identities",
             MergeTable::Campaigns => "campaigns",
         };
-        let sql = format!(
-            "WITH RECURSIVE chain (k, next_uuid, depth) AS (\
-               SELECT uuid, merged_into_uuid, 0 FROM {t} WHERE uuid = ? \
-               UNION ALL \
-               SELECT x.uuid, x.merged_into_uuid, c.depth + 1 FROM {t} x JOIN chain c ON x.uuid = c.next_uuid \
-               WHERE c.depth < ?\
-             ) SELECT k FROM chain ORDER BY depth DESC LIMIT 1"
-        );
-        let rows: Vec<One> = self
-            .fetch_all(sql, vec![Arg::Str(id.to_owned()), Arg::Int(MAX_MERGE_HOPS)])
+        let hops = self
+            .keyed_batch::<Hop>(ids, |chunk, args| {
+                args.extend(chunk.iter().cloned().map(Arg::Str));
+                args.push(Arg::Int(MAX_MERGE_HOPS));
+                format!(
+                    r"WITH RECURSIVE chain (start, k, next_uuid, depth) AS (
+                        SELECT uuid, uuid, merged_into_uuid, 0 FROM {t} WHERE uuid IN ({})
+                        UNION ALL
+                        SELECT c.start, x.uuid, x.merged_into_uuid, c.depth + 1
+                        FROM {t} x JOIN chain c ON x.uuid = c.next_uuid
+                        WHERE c.depth < ?
+                      )
+                      SELECT start AS k, k AS survivor, depth FROM chain",
+                    placeholders(chunk.len())
+                )
+            })
             .await?;
-        Ok(rows.into_iter().next().map(|r| r.k))
+        Ok(hops
+            .into_iter()
+            .filter_map(|(id, hops)| {
+                let deepest = hops.into_iter().max_by_key(|h| h.depth)?;
+                Some((id, deepest.survivor))
+            })
+            .collect())
     }
+}
+
+impl Store {
+    /// Surviving identity of each identity id (see [`Store::merge_survivors`]).
+    pub async fn identity_survivors(&self, ids: &[String]) -> Result<HashMap<String, String>> {
+        self.merge_survivors(MergeTable::Identities, ids).await
+    }
+}
+
+/// One hop of a merge chain, keyed by the chain's start.
+#[derive(FromRow)]
+struct Hop {
+    survivor: String,
+    depth: i64,
 }
 
 fn after_cond(after: Option<&str>) -> (String, Vec<Arg>) {

@@ -13,7 +13,7 @@ const NESTED: &str = r#"query($n: Int!, $after: String, $min: Float, $tactics: [
   attackers(first: $n, after: $after) { nodes {
     id
     techniques(minConfidence: $min, tactics: $tactics) { techniqueId subTechniqueId count confidenceMax }
-    identity { id
+    identity { id survivor { id }
       techniques(minConfidence: $min, tactics: $tactics) { techniqueId subTechniqueId count }
       campaign { id techniques(minConfidence: $min, tactics: $tactics) { techniqueId subTechniqueId count identityCount } }
     }
@@ -113,10 +113,11 @@ contract!(statement_count_does_not_grow_with_nodes, |db| async move {
             counts.push(count);
         }
         eprintln!("statements for N = 1, 10, 100 with {filter}: {counts:?}");
-        // page query + attacker techniques + identity techniques + identity rows + campaign techniques
+        // page query + attacker techniques + identity techniques + identity rows (campaign)
+        // + identity survivors + campaign techniques
         assert_eq!(
             counts,
-            vec![5, 5, 5],
+            vec![6, 6, 6],
             "statements must not grow with the number of nodes"
         );
     }
@@ -164,6 +165,16 @@ contract!(batched_answers_equal_single_id_queries, |db| async move {
                 names(&node["identity"]["techniques"]),
                 want,
                 "identity {iid}"
+            );
+            let survivor = db
+                .store
+                .merge_survivor(ttpgraph::store::context::MergeTable::Identities, iid)
+                .await
+                .expect("store");
+            assert_eq!(
+                node["identity"]["survivor"]["id"].as_str(),
+                survivor.as_deref(),
+                "survivor of {iid}"
             );
             checked += 1;
         }

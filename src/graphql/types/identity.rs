@@ -8,10 +8,11 @@ use super::campaign::CampaignNode;
 use super::kill_chain::KillChain;
 use super::scalars::DateTime;
 use super::technique::{TechniqueUsage, filter_key};
-use crate::graphql::loaders::{IdentityAttackers, IdentityPhases, IdentityRow, IdentityTechniques};
+use crate::graphql::loaders::{
+    IdentityAttackers, IdentityPhases, IdentityRow, IdentitySurvivor, IdentityTechniques,
+};
 use crate::graphql::rc;
 use crate::store::Identity;
-use crate::store::context::MergeTable;
 
 /// An identity node. It exists for any id DECNET has a row for or any tag names, so
 /// tags on an identity whose row is missing stay reachable.
@@ -83,12 +84,10 @@ impl IdentityNode {
     /// The surviving identity at the end of the merge chain (at most 8 hops); itself when
     /// not merged, null when DECNET has no row.
     async fn survivor(&self, ctx: &Context<'_>) -> Result<Option<IdentityNode>> {
-        let r = rc(ctx)?;
-        let survivor = r
-            .store
-            .merge_survivor(MergeTable::Identities, &self.id)
-            .await
-            .map_err(|e| crate::graphql::error::from_store(&e))?;
+        let survivor = rc(ctx)?
+            .loaders
+            .load_one(IdentitySurvivor(self.id.clone()))
+            .await?;
         Ok(survivor.map(|id| IdentityNode { id }))
     }
     /// Attacker IPs clustered into this identity.
