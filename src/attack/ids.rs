@@ -19,10 +19,16 @@ pub fn is_sub_technique_id(s: &str) -> bool {
         && b[6..].iter().all(u8::is_ascii_digit)
 }
 
-/// `TA` + 4 digits, e.g. `TA0006` (upper case, as MITRE writes it).
+/// `TA` + 4 digits, e.g. `TA0006`, in any case (`ta0006` is the same id).
 pub fn is_tactic_id(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 6 && b.starts_with(b"TA") && b[2..].iter().all(u8::is_ascii_digit)
+    b.len() == 6 && b[..2].eq_ignore_ascii_case(b"TA") && b[2..].iter().all(u8::is_ascii_digit)
+}
+
+/// The canonical id (`TA0006`) of a tactic named by id, shortname, name or pre-v19 name
+/// (`defense-evasion` is TA0005); `None` for a tactic the catalog does not know.
+pub fn tactic_id(key: &str) -> Option<&'static str> {
+    catalog().tactic(key).map(|t| t.id.as_str())
 }
 
 /// Checks a tag's `(technique_id, sub_technique_id)` against the catalog: the parent id
@@ -77,8 +83,17 @@ mod tests {
         assert!(!is_sub_technique_id("T1110.03"));
         assert!(!is_sub_technique_id("T1110"));
         assert!(is_tactic_id("TA0006"));
+        assert!(is_tactic_id("ta0006"));
         assert!(!is_tactic_id("TA06"));
         assert!(!is_tactic_id("credential-access"));
+    }
+
+    #[test]
+    fn tactics_resolve_to_their_id() {
+        assert_eq!(tactic_id("credential-access"), Some("TA0006"));
+        assert_eq!(tactic_id(" ta0006 "), Some("TA0006"));
+        assert_eq!(tactic_id("Defense Evasion"), Some("TA0005"));
+        assert_eq!(tactic_id("TA9999"), None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::catalog::catalog;
+use super::ids::{is_tactic_id, tactic_id};
 
 /// A Unified Kill Chain phase, in attack order (the derived `Ord` follows it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -95,17 +95,10 @@ impl fmt::Display for KillChainPhase {
 /// `Defense Evasion`, ...). Unknown tactics have no phase.
 pub fn phase_for_tactic(key: &str) -> Option<KillChainPhase> {
     let key = key.trim();
-    if looks_like_tactic_id(key) {
+    if is_tactic_id(key) {
         return phase_for_tactic_id(key);
     }
-    phase_for_tactic_id(&catalog().tactic(key)?.id)
-}
-
-fn looks_like_tactic_id(key: &str) -> bool {
-    key.len() == 6
-        && key.is_char_boundary(2)
-        && key[..2].eq_ignore_ascii_case("TA")
-        && key[2..].bytes().all(|b| b.is_ascii_digit())
+    phase_for_tactic_id(tactic_id(key)?)
 }
 
 fn phase_for_tactic_id(id: &str) -> Option<KillChainPhase> {
@@ -149,7 +142,7 @@ mod tests {
 
     #[test]
     fn shortnames_names_and_legacy_names_map_through_the_catalog() {
-        let c = catalog();
+        let c = crate::attack::catalog();
         for tactic in c.tactics() {
             let phase = phase_for_tactic(&tactic.id);
             assert!(phase.is_some(), "{}", tactic.id);

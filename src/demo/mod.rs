@@ -76,7 +76,7 @@ const HOSTS: &[&str] = &[
     "update-srv.example",
     "185.220.101.3",
 ];
-const ATTACK_RELEASES: &[&str] = &["v15.1", "v19.2"];
+const ATTACK_RELEASES: &[&str] = &["v15.1", crate::attack::RELEASE];
 
 /// End of the demo's six-week window: fixed, so the data does not depend on the clock.
 fn window_end() -> DateTime<Utc> {
@@ -454,7 +454,7 @@ fn side_tag(
         rule_id: rule.into(),
         rule_version: 1,
         evidence,
-        attack_release: "v19.2".into(),
+        attack_release: crate::attack::RELEASE.into(),
         mitre_url: mitre_url(tech, sub),
         created_at: Some(at),
     }
@@ -475,7 +475,7 @@ fn identity_tag(identity: &str, at: DateTime<Utc>, i: usize) -> NewTag {
         rule_id: "R0003".into(),
         rule_version: 1,
         evidence: json!({"accounts": 3 + i % 9, "password_sha1_prefix": format!("{:05x}", (i * 2654435761) & 0xfffff)}),
-        attack_release: "v19.2".into(),
+        attack_release: crate::attack::RELEASE.into(),
         mitre_url: mitre_url("T1110", Some("T1110.003")),
         created_at: Some(at),
     }

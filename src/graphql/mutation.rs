@@ -7,7 +7,7 @@ use super::error::{bad_input, from_store};
 use super::guard::RoleGuard;
 use super::types::scalars::DateTime;
 use super::{limits, rc};
-use crate::attack::catalog;
+use crate::attack;
 use crate::auth::Role;
 use crate::store::{NewTag, StoreError};
 
@@ -119,9 +119,8 @@ impl MutationRoot {
 
 fn to_new_tag(i: usize, t: TagInput) -> Result<NewTag> {
     // Everything else is checked by the store (`store::validate`), which names the field.
-    let tactic = catalog()
-        .tactic(&t.tactic)
-        .map(|x| x.id.clone())
+    let tactic = attack::tactic_id(&t.tactic)
+        .map(str::to_owned)
         .ok_or_else(|| {
             bad_input(format!(
                 "tags[{i}].tactic: {:?} is not an ATT&CK tactic (use an id like TA0006 or a name like credential-access)",
@@ -129,7 +128,7 @@ fn to_new_tag(i: usize, t: TagInput) -> Result<NewTag> {
             ))
         })?;
     let mitre_url = match t.mitre_url {
-        MaybeUndefined::Undefined => catalog()
+        MaybeUndefined::Undefined => attack::catalog()
             .url(t.sub_technique_id.as_deref().unwrap_or(&t.technique_id))
             .map(str::to_owned),
         MaybeUndefined::Null => None,
@@ -149,7 +148,7 @@ fn to_new_tag(i: usize, t: TagInput) -> Result<NewTag> {
         rule_id: t.rule_id,
         rule_version: i64::from(t.rule_version),
         evidence: t.evidence.0,
-        attack_release: t.attack_release.unwrap_or_else(|| "v19.2".into()),
+        attack_release: t.attack_release.unwrap_or_else(|| attack::RELEASE.into()),
         mitre_url,
         created_at: t.created_at.map(|d| d.0),
     })

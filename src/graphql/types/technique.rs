@@ -5,8 +5,8 @@ use async_graphql::{Object, Result};
 
 use super::catalog::{AttackTactic, AttackTechnique, KillChainPhase};
 use super::scalars::DateTime;
-use crate::attack::is_tactic_id;
 use crate::attack::{self, catalog};
+use crate::attack::{is_tactic_id, tactic_id};
 use crate::graphql::error::bad_input;
 use crate::graphql::loaders::FilterKey;
 use crate::store::{
@@ -160,10 +160,11 @@ pub fn filter_key(min_confidence: Option<f64>, tactics: Option<Vec<String>>) -> 
     let mut ids = Vec::new();
     for t in tactics.unwrap_or_default() {
         let t = t.trim();
-        if is_tactic_id(t) {
-            ids.push(t.to_owned());
-        } else if let Some(tactic) = catalog().tactic(t) {
-            ids.push(tactic.id.clone());
+        if let Some(id) = tactic_id(t) {
+            ids.push(id.to_owned());
+        } else if is_tactic_id(t) {
+            // An id this release does not know may still be stored on older tags.
+            ids.push(t.to_ascii_uppercase());
         } else {
             return Err(bad_input(format!(
                 "unknown tactic {t:?}: use an id like TA0006 or a name like credential-access"

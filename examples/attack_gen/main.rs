@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use ttpgraph::attack::catalog::Catalog;
-use ttpgraph::attack::stix::csvs_from_stix_bundle;
+mod stix;
+
+use stix::csvs_from_stix_bundle;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

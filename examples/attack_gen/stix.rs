@@ -1,7 +1,7 @@
 //! Generator for the embedded CSVs from an official MITRE STIX 2.1 bundle
 //! (`enterprise-attack-<version>.json` from mitre-attack/attack-stix-data).
 //!
-//! Run by hand through `examples/attack_gen.rs` when adopting a new ATT&CK release, never at
+//! Run by hand through `examples/attack_gen/` when adopting a new ATT&CK release, never at
 //! build or run time: builds are offline and the bundle is ~50 MB. It is strict on purpose:
 //! anything that would make the catalog inconsistent is an error for the maintainer to look
 //! at rather than a silently different file.
@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::catalog::{Tactic, Technique};
+use ttpgraph::attack::catalog::{Tactic, Technique};
 
 /// `source_name` of the external reference that carries ATT&CK ids and URLs, and the
 /// `kill_chain_name` of ATT&CK tactic phases.
@@ -354,7 +354,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::attack::catalog::{
+    use ttpgraph::attack::catalog::{
         Catalog, TACTICS_CSV, TECHNIQUES_CSV, parse_tactics, parse_techniques,
     };
 
