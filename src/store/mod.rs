@@ -255,10 +255,14 @@ impl Store {
                 let _ = sqlx::query("SET SESSION max_execution_time = 0")
                     .execute(&mut *conn)
                     .await;
-                sqlx::migrate!("./migrations/mysql")
+                let run = sqlx::migrate!("./migrations/mysql")
                     .run_direct(None, &mut *conn, false)
-                    .await?;
-                conn.close().await?;
+                    .await;
+                // Closed even on failure: a migration that stopped under LOCK TABLES
+                // (0006) must not hand its table locks back to the pool.
+                let closed = conn.close().await;
+                run?;
+                closed?;
             }
         }
         Ok(())

@@ -17,6 +17,7 @@ mod http_layers;
 mod playground;
 mod store_contract;
 mod store_datetimes;
+mod store_decnet_writes;
 mod store_differential;
 mod store_migrations;
 mod store_plans;
