@@ -14,6 +14,7 @@ use crate::support::{Backend, TestDb};
 use ttpgraph::store::{Dialect, Store, TechniqueFilter};
 
 /// One tag as DECNET's repository writes it, without any ttpgraph code.
+#[derive(Clone)]
 struct RawTag<'a> {
     uuid: &'a str,
     attacker: Option<&'a str>,
@@ -160,13 +161,14 @@ async fn assert_summaries_equal_scans(s: &Store, when: &str) {
 
 /// DECNET created the database (VARCHAR(255) text, general_ci on MariaDB); ttpgraph
 /// migrated it; DECNET then writes a batch with 255-char values in every column the
-/// triggers copy, a shortname tactic and the case variants `T1083`/`t1083`.
-async fn decnet_batch_after_migrate(backend: Backend) {
+/// triggers copy, a shortname tactic and the case variants `T1083`/`t1083`. With
+/// `existing`, all but one of those tags are already in DECNET's table when ttpgraph
+/// migrates it for the first time (the summaries' backfill must take them).
+async fn decnet_batch_after_migrate(backend: Backend, existing: bool) {
     let Some(db) = TestDb::empty(backend).await else {
         return;
     };
     db.raw(&decnet_schema(backend)).await;
-    db.store.migrate().await.expect("migrate DECNET's database");
 
     let long_tactic = wide("tactic-", 255);
     let long_tech = wide("T", 255);
@@ -244,7 +246,19 @@ async fn decnet_batch_after_migrate(backend: Backend) {
         },
     ];
     // `raw` fails the test with the database's error (today's main: 1406 in the trigger).
-    db.raw(&decnet_insert(db.dialect, &tags)).await;
+    if existing {
+        let (before, after): (Vec<RawTag<'_>>, Vec<RawTag<'_>>) =
+            tags.iter().cloned().partition(|t| t.uuid != "dw-05");
+        db.raw(&decnet_insert(db.dialect, &before)).await;
+        db.store
+            .migrate()
+            .await
+            .expect("first migrate of a DECNET database holding shortname tactics and long values");
+        db.raw(&decnet_insert(db.dialect, &after)).await;
+    } else {
+        db.store.migrate().await.expect("migrate DECNET's database");
+        db.raw(&decnet_insert(db.dialect, &tags)).await;
+    }
     assert_eq!(
         db.raw_i64("SELECT COUNT(*) FROM ttp_tag").await,
         7,
@@ -314,12 +328,22 @@ async fn decnet_batch_after_migrate(backend: Backend) {
 
 #[tokio::test]
 async fn decnet_batches_into_a_migrated_decnet_sqlite_database() {
-    decnet_batch_after_migrate(Backend::Sqlite).await;
+    decnet_batch_after_migrate(Backend::Sqlite, false).await;
 }
 
 #[tokio::test]
 async fn decnet_batches_into_a_migrated_decnet_mysql_database() {
-    decnet_batch_after_migrate(Backend::MySql).await;
+    decnet_batch_after_migrate(Backend::MySql, false).await;
+}
+
+#[tokio::test]
+async fn decnet_sqlite_database_with_such_tags_migrates() {
+    decnet_batch_after_migrate(Backend::Sqlite, true).await;
+}
+
+#[tokio::test]
+async fn decnet_mysql_database_with_such_tags_migrates() {
+    decnet_batch_after_migrate(Backend::MySql, true).await;
 }
 
 // The shortname tactics DECNET writes (up to 20 chars) also fit a database ttpgraph
