@@ -125,6 +125,34 @@ impl<T> AnyRow for T where
 {
 }
 
+/// Migration 0003 creates the summaries with ttpgraph's own narrow columns and backfills
+/// them from the tags already there. On a DECNET database those tags may hold values
+/// longer than that (tactic shortnames such as `credential-access`), which strict mode
+/// refuses (1406), leaving the database stuck before 0006 could mirror the columns. 0003
+/// therefore runs without strict mode: an overlong value is cut in the summary only, and
+/// 0006, which always rebuilds summaries whose types differ from ttp_tag's, refills them
+/// whole in the same `migrate`. (Values equal in their first 16 chars would still collide
+/// there; ATT&CK ids and shortnames never are.) Later migrations run strict again.
+async fn run_mysql_migrations(
+    conn: &mut sqlx::mysql::MySqlConnection,
+) -> std::result::Result<(), sqlx::migrate::MigrateError> {
+    const SUMMARIES: i64 = 20261128000003;
+    let m = sqlx::migrate!("./migrations/mysql");
+    m.run_direct(Some(SUMMARIES - 1), &mut *conn, false).await?;
+    sqlx::query(
+        "SET @ttpgraph_sql_mode = @@SESSION.sql_mode, SESSION sql_mode = \
+         REPLACE(REPLACE(REPLACE(@@SESSION.sql_mode, 'STRICT_TRANS_TABLES', ''), 'STRICT_ALL_TABLES', ''), ',,', ',')",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let summaries = m.run_direct(Some(SUMMARIES), &mut *conn, false).await;
+    sqlx::query("SET SESSION sql_mode = @ttpgraph_sql_mode")
+        .execute(&mut *conn)
+        .await?;
+    summaries?;
+    m.run_direct(None, &mut *conn, false).await
+}
+
 impl Store {
     /// Opens a pool for `url`: `sqlite:path`, `sqlite::memory:`, a bare file path, or
     /// `mysql://…` / `mariadb://…`. SQLite files are created on demand and opened the way
@@ -255,10 +283,12 @@ impl Store {
                 let _ = sqlx::query("SET SESSION max_execution_time = 0")
                     .execute(&mut *conn)
                     .await;
-                sqlx::migrate!("./migrations/mysql")
-                    .run_direct(None, &mut *conn, false)
-                    .await?;
-                conn.close().await?;
+                let run = run_mysql_migrations(&mut conn).await;
+                // Closed even on failure: a migration that stopped under LOCK TABLES
+                // (0006) must not hand its table locks back to the pool.
+                let closed = conn.close().await;
+                run?;
+                closed?;
             }
         }
         Ok(())

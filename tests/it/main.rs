@@ -19,6 +19,7 @@ mod playground;
 mod response_limits;
 mod store_contract;
 mod store_datetimes;
+mod store_decnet_writes;
 mod store_differential;
 mod store_migrations;
 mod store_plans;

@@ -5,8 +5,10 @@ use crate::fixtures::*;
 use crate::support::{Backend, TestDb};
 use ttpgraph::store::TechniqueFilter;
 
-/// DECNET's own DDL (with columns ttpgraph does not know) and a few rows.
-fn decnet_schema(backend: Backend) -> String {
+/// DECNET's own DDL (with columns ttpgraph does not know) and a few rows. On MariaDB the
+/// tables take what DECNET's SQLAlchemy tables get from the server default:
+/// utf8mb4_general_ci (case-insensitive), spelled out so the test does not depend on it.
+pub(crate) fn decnet_schema(backend: Backend) -> String {
     let (json, dt, float, text) = match backend {
         Backend::Sqlite => ("JSON", "DATETIME", "FLOAT", "VARCHAR"),
         Backend::MySql => ("JSON", "DATETIME", "FLOAT", "VARCHAR(255)"),
@@ -15,22 +17,26 @@ fn decnet_schema(backend: Backend) -> String {
         Backend::Sqlite => "2026-05-16 17:45:00.598271",
         Backend::MySql => "2026-05-16 17:45:00",
     };
+    let opts = match backend {
+        Backend::Sqlite => "",
+        Backend::MySql => " DEFAULT CHARSET utf8mb4 COLLATE utf8mb4_general_ci",
+    };
     format!(
         "CREATE TABLE ttp_tag (uuid VARCHAR(36) NOT NULL PRIMARY KEY, source_kind {text} NOT NULL, source_id {text} NOT NULL, \
            attacker_uuid VARCHAR(36), identity_uuid VARCHAR(36), session_id {text}, decky_id {text}, tactic {text} NOT NULL, \
            technique_id {text} NOT NULL, sub_technique_id {text}, confidence {float} NOT NULL, rule_id {text} NOT NULL, \
            rule_version INTEGER NOT NULL, evidence {json} NOT NULL, attack_release {text} NOT NULL, mitre_url {text}, \
            created_at {dt} NOT NULL, tagger_host {text}, \
-           CHECK (attacker_uuid IS NOT NULL OR identity_uuid IS NOT NULL), CHECK (confidence >= 0.0 AND confidence <= 1.0));
+           CHECK (attacker_uuid IS NOT NULL OR identity_uuid IS NOT NULL), CHECK (confidence >= 0.0 AND confidence <= 1.0)){opts};
          CREATE INDEX decnet_ix_tag_identity ON ttp_tag (identity_uuid, technique_id);
          CREATE TABLE attackers (uuid VARCHAR(36) NOT NULL PRIMARY KEY, ip {text} NOT NULL, identity_id VARCHAR(36), \
            first_seen {dt}, last_seen {dt}, event_count INTEGER NOT NULL, commands TEXT, country {text} NOT NULL, \
-           asn INTEGER);
+           asn INTEGER){opts};
          CREATE TABLE attacker_identities (uuid VARCHAR(36) NOT NULL PRIMARY KEY, campaign_id VARCHAR(36), \
            first_seen_at {dt}, last_seen_at {dt}, confidence {float}, observation_count INTEGER, merged_into_uuid VARCHAR(36), \
-           label {text});
+           label {text}){opts};
          CREATE TABLE campaigns (uuid VARCHAR(36) NOT NULL PRIMARY KEY, first_seen_at {dt}, last_seen_at {dt}, \
-           confidence {float}, identity_count INTEGER, merged_into_uuid VARCHAR(36), name {text});
+           confidence {float}, identity_count INTEGER, merged_into_uuid VARCHAR(36), name {text}){opts};
          INSERT INTO attackers (uuid, ip, identity_id, first_seen, last_seen, event_count, commands, country) \
            VALUES ('{A1}', '203.0.113.9', '{I1}', '{ts}', '{ts}', 3, '[]', 'NL');
          INSERT INTO attacker_identities (uuid, campaign_id, observation_count, label) VALUES ('{I1}', '{C1}', 1, 'x');
