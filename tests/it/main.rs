@@ -13,6 +13,7 @@ mod graphql_nodes;
 mod graphql_schema;
 mod guards;
 mod http;
+mod http_hardening;
 mod http_layers;
 mod playground;
 mod store_contract;
