@@ -5,7 +5,7 @@
 //! These handlers replace async-graphql-axum's extractor, which reads the body without
 //! honouring axum's `DefaultBodyLimit`: here the body is read with an explicit limit
 //! (larger for admins, who send insert batches), so an oversized body is a 413 before any
-//! parsing.
+//! parsing, and under its own deadline before an execution permit is taken (408).
 
 use std::time::Instant;
 
