@@ -450,3 +450,60 @@ async fn shutdown_completes_within_the_drain_bound_despite_open_connections() {
     // And nothing listens any more.
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_requests_in_flight_and_closes_half_sent_ones_at_once() {
+    let db = TestDb::new(Backend::Sqlite).await.expect("db");
+    let (addr, stop, server) = socket_server(
+        &db.store,
+        ServeOptions {
+            header_read_timeout: Duration::from_secs(60),
+            shutdown_timeout: Duration::from_secs(10),
+        },
+    )
+    .await;
+    let mut half = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    half.write_all(b"POST /graphql HTTP/1.1\r\nHost: localhost\r\n")
+        .await
+        .expect("write");
+    let mut idle = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut in_flight = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        QUERY.len()
+    );
+    in_flight
+        .write_all(format!("{head}{}", &QUERY[..5]).as_bytes())
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let _ = stop.send(());
+    for s in [&mut half, &mut idle] {
+        assert!(
+            read_to_close(s, Duration::from_secs(2)).await.is_some(),
+            "closed at shutdown, not after the drain bound"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // The request in flight still completes, and its connection then closes.
+    in_flight
+        .write_all(&QUERY.as_bytes()[5..])
+        .await
+        .expect("the rest of the body");
+    let answer = read_to_close(&mut in_flight, Duration::from_secs(5))
+        .await
+        .expect("answered and closed");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""tactics":["#), "{answer}");
+    tokio::time::timeout(Duration::from_secs(3), server)
+        .await
+        .expect("serve returns once drained")
+        .expect("task")
+        .expect("serve");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
