@@ -29,8 +29,8 @@ pub struct ServeOptions {
     /// is closed: this is also the idle keep-alive timeout.
     pub header_read_timeout: Duration,
     /// After the shutdown signal, in-flight requests have this long to finish; then every
-    /// connection still open (a slow response, a half-sent request) is dropped, so the
-    /// process exits within this bound.
+    /// connection still open (a slow body or response) is dropped, so the process exits
+    /// within this bound.
     pub shutdown_timeout: Duration,
 }
 
