@@ -11,7 +11,7 @@ use crate::auth::{Authenticator, JwtSecret, Role, check_listen};
 use crate::config::{Limits, database_url, jwt_secret, parse_duration, redact_url};
 use crate::demo::{DemoConfig, fill};
 use crate::graphql::SchemaOptions;
-use crate::http::HttpOptions;
+use crate::http::{HttpOptions, ServeOptions};
 use crate::store::{Store, StoreOptions};
 
 #[derive(Debug, Parser)]
@@ -99,9 +99,9 @@ impl std::fmt::Debug for AuthArgs {
 
 impl AuthArgs {
     /// The configured secret (flag, `TTPGRAPH_JWT_SECRET`, `DECNET_JWT_SECRET`), checked;
-    /// `None` when none is set.
+    /// `None` when none is set, an error when one is set but blank.
     pub fn secret(&self) -> Result<Option<JwtSecret>, AnyError> {
-        match jwt_secret(self.jwt_secret.as_deref()) {
+        match jwt_secret(self.jwt_secret.as_deref())? {
             Some(s) => Ok(Some(JwtSecret::new(&s)?)),
             None => Ok(None),
         }
@@ -154,6 +154,10 @@ pub struct ServeArgs {
     /// logout or role change in DECNET takes up to this long to apply here.
     #[arg(long, env = "TTPGRAPH_AUTH_CACHE_TTL", default_value = "10s", value_parser = parse_duration)]
     pub auth_cache_ttl: Duration,
+    /// After SIGTERM or Ctrl-C, how long in-flight requests may take to finish before the
+    /// connections still open are closed and the process exits.
+    #[arg(long, env = "TTPGRAPH_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
 }
 
 /// Query and transport limits (defaults in [`crate::config::Limits`] and
@@ -197,6 +201,17 @@ pub struct LimitArgs {
     /// GraphQL requests executing at once; more are refused with 503.
     #[arg(long, env = "TTPGRAPH_MAX_CONCURRENCY", default_value_t = HttpOptions::default().max_concurrent_requests)]
     pub max_concurrency: usize,
+    /// Request bodies being received at once; more are refused with 503 [default: 4 ×
+    /// --max-concurrency].
+    #[arg(long, env = "TTPGRAPH_MAX_BODY_READS")]
+    pub max_body_reads: Option<usize>,
+    /// Time a client has to send a request body, in milliseconds; then 408.
+    #[arg(long, env = "TTPGRAPH_BODY_READ_TIMEOUT_MS", default_value_t = HttpOptions::default().body_read_timeout.as_millis() as u64)]
+    pub body_read_timeout_ms: u64,
+    /// Time a client has to send a request's headers, in milliseconds; then the
+    /// connection is closed.
+    #[arg(long, env = "TTPGRAPH_HEADER_READ_TIMEOUT_MS", default_value_t = ServeOptions::default().header_read_timeout.as_millis() as u64)]
+    pub header_read_timeout_ms: u64,
     /// Largest JSON batch of queries; 0 (default) refuses batches.
     #[arg(long, env = "TTPGRAPH_MAX_BATCH", default_value_t = 0)]
     pub max_batch: usize,
@@ -230,8 +245,19 @@ impl ServeArgs {
             max_write_body_bytes: self.limits.max_write_body_bytes,
             max_concurrent_writes: self.limits.max_concurrent_writes.max(1),
             max_concurrent_requests: self.limits.max_concurrency.max(1),
+            // 0 would mean "derived" to HttpOptions: an explicit 0 is 1.
+            max_body_reads: self.limits.max_body_reads.map_or(0, |n| n.max(1)),
+            body_read_timeout: Duration::from_millis(self.limits.body_read_timeout_ms.max(1)),
             max_batch: self.limits.max_batch,
             cors_origins: self.cors_origins.clone(),
+        }
+    }
+
+    /// The connection options from the flags.
+    pub fn serve_options(&self) -> ServeOptions {
+        ServeOptions {
+            header_read_timeout: Duration::from_millis(self.limits.header_read_timeout_ms.max(1)),
+            shutdown_timeout: self.shutdown_timeout,
         }
     }
 }

@@ -17,11 +17,33 @@ pub fn database_url(flag: Option<&str>) -> String {
 
 /// Resolves the JWT secret: the flag (clap also reads `TTPGRAPH_JWT_SECRET` into it), then
 /// DECNET's own `DECNET_JWT_SECRET`, so a ttpgraph next to DECNET needs no extra setting.
-/// `None` means no authentication (open, loopback only).
-pub fn jwt_secret(flag: Option<&str>) -> Option<String> {
-    flag.map(str::to_owned)
-        .or_else(|| std::env::var("DECNET_JWT_SECRET").ok())
-        .filter(|s| !s.is_empty())
+/// `None` means no authentication (open, loopback only). A secret that is set but empty
+/// or blank is an error: it used to turn authentication off without a word.
+pub fn jwt_secret(flag: Option<&str>) -> Result<Option<String>, String> {
+    let env = |name| std::env::var(name).ok();
+    resolve_jwt_secret([
+        (
+            "--jwt-secret (or TTPGRAPH_JWT_SECRET)",
+            flag.map(str::to_owned),
+        ),
+        // clap drops an empty variable instead of passing it as the flag's value.
+        ("TTPGRAPH_JWT_SECRET", env("TTPGRAPH_JWT_SECRET")),
+        ("DECNET_JWT_SECRET", env("DECNET_JWT_SECRET")),
+    ])
+}
+
+/// The first source that is set, in order; an error if that one is blank.
+fn resolve_jwt_secret<const N: usize>(
+    sources: [(&str, Option<String>); N],
+) -> Result<Option<String>, String> {
+    match sources.into_iter().find_map(|(name, v)| Some((name, v?))) {
+        None => Ok(None),
+        Some((name, v)) if v.trim().is_empty() => Err(format!(
+            "{name} is set but empty: give it the secret, or unset it to run without \
+             authentication (on a loopback address only)"
+        )),
+        Some((_, v)) => Ok(Some(v)),
+    }
 }
 
 /// A duration such as `90`, `90s`, `15m`, `1h`, `7d` or `500ms` (a bare number is seconds).
@@ -77,6 +99,43 @@ mod tests {
         assert_eq!(
             redact_url("sqlite://./ttpgraph.db"),
             "sqlite://./ttpgraph.db"
+        );
+    }
+
+    #[test]
+    fn blank_jwt_secrets_are_errors_not_open_mode() {
+        let set = |v: &str| Some(v.to_owned());
+        assert_eq!(
+            resolve_jwt_secret([("a", None), ("b", None)]),
+            Ok(None),
+            "unset everywhere: open mode"
+        );
+        for blank in ["", " ", "\t\n  "] {
+            let err = resolve_jwt_secret([("--jwt-secret", set(blank)), ("b", None)]);
+            assert!(
+                err.as_ref()
+                    .is_err_and(|e| e.contains("--jwt-secret") && e.contains("unset")),
+                "{blank:?}: {err:?}"
+            );
+            // A blank variable is not skipped in favour of the next one either.
+            let err = resolve_jwt_secret([
+                ("--jwt-secret", None),
+                ("TTPGRAPH_JWT_SECRET", set(blank)),
+                ("DECNET_JWT_SECRET", set("a-real-secret")),
+            ]);
+            assert!(
+                err.as_ref()
+                    .is_err_and(|e| e.contains("TTPGRAPH_JWT_SECRET")),
+                "{err:?}"
+            );
+        }
+        assert_eq!(
+            resolve_jwt_secret([("a", None), ("DECNET_JWT_SECRET", set("s3cret"))]),
+            Ok(Some("s3cret".to_owned()))
+        );
+        assert_eq!(
+            resolve_jwt_secret([("a", set("first")), ("b", set("second"))]),
+            Ok(Some("first".to_owned()))
         );
     }
 

@@ -5,7 +5,7 @@
 //! These handlers replace async-graphql-axum's extractor, which reads the body without
 //! honouring axum's `DefaultBodyLimit`: here the body is read with an explicit limit
 //! (larger for admins, who send insert batches), so an oversized body is a 413 before any
-//! parsing.
+//! parsing, and under its own deadline before an execution permit is taken (408).
 
 use std::time::Instant;
 
@@ -19,7 +19,7 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, Request, Value};
 
 use super::AppState;
-use super::layers::REQUEST_ID;
+use super::layers::{REQUEST_ID, overloaded};
 use crate::auth::{Principal, Role};
 use crate::graphql::execute;
 
@@ -55,26 +55,9 @@ pub async fn post(
     } else {
         None
     };
-    let body = match axum::body::to_bytes(body, limit).await {
+    let body = match read_body(&s, body, limit, modern).await {
         Ok(b) => b,
-        Err(e) => {
-            return if is_length_limit(e) {
-                let msg = format!("the request body is larger than {limit} bytes");
-                error_response(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "PAYLOAD_TOO_LARGE",
-                    &msg,
-                    modern,
-                )
-            } else {
-                error_response(
-                    StatusCode::BAD_REQUEST,
-                    "BAD_REQUEST",
-                    "the body could not be read",
-                    modern,
-                )
-            };
-        }
+        Err(resp) => return resp,
     };
     let json_body = headers
         .get(header::CONTENT_TYPE)
@@ -93,17 +76,21 @@ pub async fn post(
             modern,
         );
     }
+    // A batch is refused on its first byte: parsing megabytes of `[{},{},…]` only to say
+    // "no batches" cost seconds of CPU and hundreds of MiB.
+    if s.opts.max_batch == 0 && first_json_byte(&body) == Some(b'[') {
+        return batching_disabled(modern);
+    }
+    // Parsing and execution are the work the concurrency limit bounds.
+    let Ok(_permit) = s.executions.clone().try_acquire_owned() else {
+        return shed(modern);
+    };
     let request_id = request_id(&headers);
     match serde_json::from_slice::<BatchRequest>(&body) {
         Ok(BatchRequest::Single(r)) => {
             run(&s, with_principal(r, principal), modern, &request_id).await
         }
-        Ok(BatchRequest::Batch(_)) if s.opts.max_batch == 0 => error_response(
-            StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            "batched requests are not enabled on this server",
-            modern,
-        ),
+        Ok(BatchRequest::Batch(_)) if s.opts.max_batch == 0 => batching_disabled(modern),
         Ok(BatchRequest::Batch(rs)) if rs.len() > s.opts.max_batch || rs.is_empty() => {
             let msg = format!(
                 "a batch holds 1 to {} requests, got {}",
@@ -135,10 +122,79 @@ pub async fn post(
     }
 }
 
-fn is_length_limit(e: axum::Error) -> bool {
-    e.into_inner()
-        .downcast_ref::<http_body_util::LengthLimitError>()
-        .is_some()
+/// Reads the body under [`HttpOptions::body_read_timeout`](super::HttpOptions), holding a
+/// body-read permit and no execution permit, so clients that trickle their bodies time
+/// out with 408 instead of holding the execution permits every other request needs.
+async fn read_body(
+    s: &AppState,
+    body: Body,
+    limit: usize,
+    modern: bool,
+) -> Result<axum::body::Bytes, Response> {
+    let Ok(_reading) = s.body_reads.clone().try_acquire_owned() else {
+        return Err(overloaded(
+            "the server is receiving too many request bodies; retry shortly",
+            modern,
+        ));
+    };
+    let timeout = s.opts.body_read_timeout;
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(e)) if is_length_limit(&e) => {
+            let msg = format!("the request body is larger than {limit} bytes");
+            Err(error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                &msg,
+                modern,
+            ))
+        }
+        Ok(Err(_)) => Err(error_response(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "the body could not be read",
+            modern,
+        )),
+        Err(_) => {
+            let msg = format!(
+                "the request body did not arrive within {} ms",
+                timeout.as_millis()
+            );
+            let mut resp =
+                error_response(StatusCode::REQUEST_TIMEOUT, "REQUEST_TIMEOUT", &msg, modern);
+            // The rest of the body is unread: this connection cannot carry another request.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            Err(resp)
+        }
+    }
+}
+
+/// The first byte of a JSON text after its leading whitespace.
+fn first_json_byte(body: &[u8]) -> Option<u8> {
+    body.iter()
+        .copied()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
+fn batching_disabled(modern: bool) -> Response {
+    error_response(
+        StatusCode::BAD_REQUEST,
+        "BAD_REQUEST",
+        "batched requests are not enabled on this server",
+        modern,
+    )
+}
+
+fn shed(modern: bool) -> Response {
+    overloaded(
+        "the server is at its concurrency limit; retry shortly",
+        modern,
+    )
+}
+
+fn is_length_limit(e: &axum::Error) -> bool {
+    std::error::Error::source(e).is_some_and(|inner| inner.is::<http_body_util::LengthLimitError>())
 }
 
 /// `GET /graphql?query=…`: queries only.
@@ -155,6 +211,9 @@ pub async fn get(
             let msg = "missing or malformed query parameters";
             return error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", msg, modern);
         }
+    };
+    let Ok(_permit) = s.executions.clone().try_acquire_owned() else {
+        return shed(modern);
     };
     if is_mutation(&request) {
         let msg = "mutations must be sent with POST";

@@ -1,5 +1,6 @@
 //! The middleware stack in one place, outermost first: request id → tracing span →
-//! panic isolation → CORS → body limit → load shedding (on `/graphql`).
+//! panic isolation → CORS → body limit → (open mode) loopback-only guard. Load shedding
+//! is in the `/graphql` handlers, after the body is read.
 
 use std::sync::Arc;
 
@@ -7,8 +8,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use tokio::sync::Semaphore;
+use axum::response::Response;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -66,29 +66,142 @@ fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
     )
 }
 
-/// Permits for concurrent GraphQL requests.
-#[derive(Clone)]
-pub struct Shedder(pub Arc<Semaphore>);
+/// Load shedding's answer: 503 with `Retry-After`, at once, instead of queueing until
+/// every client times out.
+pub fn overloaded(message: &str, modern: bool) -> Response {
+    let mut resp = super::graphql::error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "OVERLOADED",
+        message,
+        modern,
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    resp
+}
 
-/// Load shedding: past the concurrency limit a request is refused at once with 503 and
-/// `Retry-After`, instead of queueing until every client times out.
-pub async fn shed_load(State(s): State<Shedder>, req: Request, next: Next) -> Response {
-    match s.0.clone().try_acquire_owned() {
-        Ok(permit) => {
-            let resp = next.run(req).await;
-            drop(permit);
-            resp
+/// Open mode (no JWT secret) serves everyone as an admin on a loopback address. A web page
+/// the developer visits could still reach it through DNS rebinding (its own name resolving
+/// to 127.0.0.1) or a cross-site request, so only loopback `Host`s (or none, as HTTP/1.0
+/// clients send) and loopback or `--cors-origin` `Origin`s are served: anything else
+/// gets 403.
+pub async fn loopback_only(
+    State(allowed): State<Arc<Vec<String>>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let host_ok = req
+        .headers()
+        .get(header::HOST)
+        .is_none_or(|h| h.to_str().is_ok_and(is_loopback_authority))
+        && req
+            .uri()
+            .authority()
+            .is_none_or(|a| is_loopback_authority(a.as_str()));
+    if !host_ok {
+        return forbidden("without authentication, this server answers loopback Host names only");
+    }
+    let origin_ok = req.headers().get(header::ORIGIN).is_none_or(|o| {
+        o.to_str()
+            .is_ok_and(|o| is_loopback_origin(o) || allowed.iter().any(|a| a.trim() == o))
+    });
+    if !origin_ok {
+        return forbidden(
+            "without authentication, this server answers same-machine origins (and --cors-origin) only",
+        );
+    }
+    next.run(req).await
+}
+
+fn forbidden(message: &str) -> Response {
+    super::graphql::error_response(StatusCode::FORBIDDEN, "FORBIDDEN", message, false)
+}
+
+/// `localhost`, `127.0.0.0/8` or `[::1]` (any loopback IPv6, IPv4-mapped included), with
+/// an optional port.
+pub fn is_loopback_authority(authority: &str) -> bool {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let Some((ip, after)) = rest.split_once(']') else {
+            return false;
+        };
+        let Ok(ip) = ip.parse::<std::net::Ipv6Addr>() else {
+            return false;
+        };
+        if !ip.to_canonical().is_loopback() {
+            return false;
         }
-        Err(_) => {
-            let mut resp = super::graphql::error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "OVERLOADED",
-                "the server is at its concurrency limit; retry shortly",
-                false,
-            );
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            resp.into_response()
+        match after {
+            "" => return true,
+            p => ("localhost", p.strip_prefix(':').unwrap_or("x")),
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) => (h, p),
+            None => (authority, ""),
+        }
+    };
+    let port_ok = port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+    let host_ok = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    port_ok && host_ok
+}
+
+/// `http(s)://` plus a loopback authority and nothing else (`null` is not one).
+pub fn is_loopback_origin(origin: &str) -> bool {
+    origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .is_some_and(is_loopback_authority)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_authorities() {
+        for ok in [
+            "localhost",
+            "LOCALHOST:8080",
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "127.1.2.3:80",
+            "[::1]",
+            "[::1]:8080",
+            "[::ffff:127.0.0.1]:1",
+            "localhost:",
+        ] {
+            assert!(is_loopback_authority(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "evil.example",
+            "localhost.evil.example",
+            "evil.localhost",
+            "127.0.0.1.nip.io",
+            "10.0.0.1:8080",
+            "0.0.0.0:8080",
+            "[::2]:8080",
+            "[::1",
+            "[::1]8080",
+            "localhost:80:80",
+            "localhost:http",
+            "user@localhost",
+        ] {
+            assert!(!is_loopback_authority(bad), "{bad}");
+        }
+        assert!(is_loopback_origin("http://localhost:8080"));
+        assert!(is_loopback_origin("https://127.0.0.1"));
+        for bad in [
+            "null",
+            "http://evil.example",
+            "file://",
+            "http://localhost:8080/x",
+            "ftp://localhost",
+        ] {
+            assert!(!is_loopback_origin(bad), "{bad}");
         }
     }
 }

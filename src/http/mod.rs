@@ -6,8 +6,10 @@ mod auth;
 mod graphql;
 mod health;
 pub mod layers;
+mod server;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
@@ -20,6 +22,7 @@ use crate::graphql::{AppSchema, build_schema};
 use crate::store::Store;
 
 pub use graphql::error_response;
+pub use server::{ServeOptions, serve_with};
 
 /// Transport settings of the server, with production defaults.
 #[derive(Debug, Clone)]
@@ -34,8 +37,15 @@ pub struct HttpOptions {
     /// once; more wait, unread, in their sockets. Writes are serialised by the store
     /// anyway: this only bounds the memory of bodies parsed ahead of the writer.
     pub max_concurrent_writes: usize,
-    /// GraphQL requests executing at once; more get 503 (load shedding).
+    /// GraphQL requests executing at once; more get 503 (load shedding). A request takes
+    /// its permit only once its body is read, so slow senders cannot hold them.
     pub max_concurrent_requests: usize,
+    /// Request bodies being received at once; more get 503. 0 means four times
+    /// `max_concurrent_requests`. Bounds the sockets a slow sender can keep busy.
+    pub max_body_reads: usize,
+    /// A request body must arrive within this time (counted once the request is admitted
+    /// to read it), or the request gets 408.
+    pub body_read_timeout: Duration,
     /// Largest JSON batch (an array of requests); 0 turns batching off.
     pub max_batch: usize,
     /// Origins allowed cross-origin access (CORS); empty means same-origin only.
@@ -50,6 +60,8 @@ impl Default for HttpOptions {
             max_write_body_bytes: 4 * 1024 * 1024,
             max_concurrent_writes: 2,
             max_concurrent_requests: 64,
+            max_body_reads: 0,
+            body_read_timeout: Duration::from_secs(10),
             max_batch: 0,
             cors_origins: Vec::new(),
         }
@@ -66,34 +78,40 @@ pub struct AppState {
     pub auth: Authenticator,
     /// Permits for large admin bodies ([`HttpOptions::max_concurrent_writes`]).
     pub write_admission: Arc<tokio::sync::Semaphore>,
+    /// Permits for bodies being received ([`HttpOptions::max_body_reads`]).
+    pub body_reads: Arc<tokio::sync::Semaphore>,
+    /// Permits for executing GraphQL requests ([`HttpOptions::max_concurrent_requests`]).
+    pub executions: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
     pub fn new(schema: AppSchema, store: Store, opts: HttpOptions, auth: Authenticator) -> Self {
-        let write_admission = Arc::new(tokio::sync::Semaphore::new(
-            opts.max_concurrent_writes.max(1),
-        ));
+        let semaphore = |n: usize| Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+        let executions = opts.max_concurrent_requests.max(1);
+        let body_reads = match opts.max_body_reads {
+            0 => executions.saturating_mul(4),
+            n => n,
+        };
         Self {
             schema,
             store,
+            write_admission: semaphore(opts.max_concurrent_writes),
+            body_reads: semaphore(body_reads),
+            executions: semaphore(executions),
             opts: Arc::new(opts),
             auth,
-            write_admission,
         }
     }
 }
 
 /// The full application (also what tests drive without a socket). Only `/graphql` is
-/// behind authentication and load shedding: probes and GraphiQL's static page need no
-/// token.
+/// behind authentication and load shedding (in its handlers, once the body is read):
+/// probes and GraphiQL's static page need no token. Without authentication (open mode)
+/// every route answers loopback `Host`s and same-machine `Origin`s only.
 pub fn router(state: AppState) -> Router {
-    let shedder = layers::Shedder(Arc::new(tokio::sync::Semaphore::new(
-        state.opts.max_concurrent_requests.max(1),
-    )));
     let graphql = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
-        .route_layer(from_fn_with_state(state.auth.clone(), auth::require))
-        .route_layer(from_fn_with_state(shedder, layers::shed_load));
+        .route_layer(from_fn_with_state(state.auth.clone(), auth::require));
     let mut r = Router::new()
         .merge(graphql)
         .route("/healthz", get(health::healthz))
@@ -103,7 +121,13 @@ pub fn router(state: AppState) -> Router {
         r = r.route("/", get(graphiql));
     }
     let opts = state.opts.clone();
-    layers::apply(r.with_state(state), &opts)
+    let open = state.auth.is_open();
+    let mut r = r.with_state(state);
+    if open {
+        let allowed = Arc::new(opts.cors_origins.clone());
+        r = r.layer(from_fn_with_state(allowed, layers::loopback_only));
+    }
+    layers::apply(r, &opts)
 }
 
 async fn graphiql() -> Html<String> {
@@ -115,7 +139,8 @@ async fn graphiql() -> Html<String> {
     )
 }
 
-/// Serves until Ctrl-C or SIGTERM, then drains in-flight requests.
+/// Serves until Ctrl-C or SIGTERM, then drains in-flight requests for at most
+/// `--shutdown-timeout`.
 pub async fn serve(
     store: Store,
     args: ServeArgs,
@@ -129,9 +154,13 @@ pub async fn serve(
     );
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, graphiql = state.opts.graphiql, auth = !state.auth.is_open(), "ttpgraph listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    serve_with(
+        listener,
+        router(state),
+        args.serve_options(),
+        shutdown_signal(),
+    )
+    .await?;
     store.close().await;
     tracing::info!("ttpgraph stopped");
     Ok(())

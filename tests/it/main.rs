@@ -14,6 +14,7 @@ mod graphql_nodes;
 mod graphql_schema;
 mod guards;
 mod http;
+mod http_hardening;
 mod http_layers;
 mod playground;
 mod response_limits;
