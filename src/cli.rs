@@ -8,10 +8,11 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::auth::users::{create_user, mint_for_username};
 use crate::auth::{Authenticator, JwtSecret, Role, check_listen};
-use crate::config::{Limits, database_url, jwt_secret, parse_duration, redact_url};
+use crate::config::{
+    HttpOptions, Limits, SchemaOptions, ServeOptions, ServerConfig, database_url, jwt_secret,
+    parse_duration, redact_url,
+};
 use crate::demo::{DemoConfig, fill};
-use crate::graphql::SchemaOptions;
-use crate::http::{HttpOptions, ServeOptions};
 use crate::store::{Store, StoreOptions};
 
 #[derive(Debug, Parser)]
@@ -253,6 +254,16 @@ impl ServeArgs {
         }
     }
 
+    /// The server's whole configuration from the flags.
+    pub fn server_config(&self) -> ServerConfig {
+        ServerConfig {
+            listen: self.listen,
+            schema: self.schema_options(),
+            http: self.http_options(),
+            serve: self.serve_options(),
+        }
+    }
+
     /// The connection options from the flags.
     pub fn serve_options(&self) -> ServeOptions {
         ServeOptions {
@@ -386,7 +397,7 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
                     Authenticator::open()
                 }
             };
-            crate::http::serve(store, args, auth).await
+            crate::http::serve(store, args.server_config(), auth).await
         }
         Command::User(UserCommand::Add(args)) => {
             let store = open(&args.db).await?;

@@ -1,4 +1,9 @@
 //! Where ttpgraph finds its database and how it is tuned: flags first, then environment.
+//! This module is the bottom of the layer stack: it imports no other ttpgraph module, so
+//! the CLI builds a [`ServerConfig`] here and hands it down to `http::serve`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
 
 /// The database used when neither a flag nor the environment names one.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./ttpgraph.db";
@@ -206,4 +211,91 @@ impl Default for Limits {
             max_response_bytes: 16 << 20,
         }
     }
+}
+
+/// Schema-level switches (all limits live in [`Limits`]).
+#[derive(Debug, Clone, Default)]
+pub struct SchemaOptions {
+    pub limits: Limits,
+    /// Turn introspection off for production deployments that do not want it.
+    pub disable_introspection: bool,
+}
+
+/// Transport settings of the server, with production defaults.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Serve GraphiQL on `GET /`.
+    pub graphiql: bool,
+    /// Largest request body; bigger ones get 413.
+    pub max_body_bytes: usize,
+    /// Largest request body from an admin (the role that may insert tags).
+    pub max_write_body_bytes: usize,
+    /// Admin requests with a body over `max_body_bytes` (insert batches) read and run at
+    /// once; more wait, unread, in their sockets. Writes are serialised by the store
+    /// anyway: this only bounds the memory of bodies parsed ahead of the writer.
+    pub max_concurrent_writes: usize,
+    /// GraphQL requests executing at once; more get 503 (load shedding). A request takes
+    /// its permit only once its body is read, so slow senders cannot hold them.
+    pub max_concurrent_requests: usize,
+    /// Request bodies being received at once; more get 503. 0 means four times
+    /// `max_concurrent_requests`. Bounds the sockets a slow sender can keep busy.
+    pub max_body_reads: usize,
+    /// A request body must arrive within this time (counted once the request is admitted
+    /// to read it), or the request gets 408.
+    pub body_read_timeout: Duration,
+    /// Largest JSON batch (an array of requests); 0 turns batching off.
+    pub max_batch: usize,
+    /// Origins allowed cross-origin access (CORS); empty means same-origin only.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            graphiql: true,
+            max_body_bytes: 64 * 1024,
+            max_write_body_bytes: 4 * 1024 * 1024,
+            max_concurrent_writes: 2,
+            max_concurrent_requests: 64,
+            max_body_reads: 0,
+            body_read_timeout: Duration::from_secs(10),
+            max_batch: 0,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+/// Connection-level settings, with production defaults.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// A client must send a request's whole header within this time of the server
+    /// starting to wait for it (on connect, and after each response), or the connection
+    /// is closed: this is also the idle keep-alive timeout.
+    pub header_read_timeout: Duration,
+    /// After the shutdown signal, in-flight requests have this long to finish; then every
+    /// connection still open (a slow body or response) is dropped, so the process exits
+    /// within this bound.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything `http::serve` needs besides the store and the authenticator.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Schema limits and switches.
+    pub schema: SchemaOptions,
+    /// Transport limits of the router.
+    pub http: HttpOptions,
+    /// Connection-level timeouts.
+    pub serve: ServeOptions,
 }

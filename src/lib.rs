@@ -1,9 +1,11 @@
 //! ttpgraph: a GraphQL API over DECNET's MITRE ATT&CK technique tags.
 //!
-//! Layers, bottom up: [`attack`] (the embedded ATT&CK catalog), [`store`] (the repository
-//! over SQLite and MySQL/MariaDB), [`auth`] (DECNET's tokens and users), [`demo`] (a
-//! realistic fleet generator), and [`cli`].
-//! See ARCHITECTURE.md.
+//! Layers, bottom up; each uses only those before it: [`config`] (settings and limits,
+//! a leaf) and [`metrics`] (the Prometheus registry), [`attack`] (the embedded ATT&CK
+//! catalog), [`store`] (the repository over SQLite and MySQL/MariaDB), [`auth`]
+//! (DECNET's tokens and users), [`graphql`] (schema, loaders, guards), [`http`] (router,
+//! layers, serving), [`demo`] (a realistic fleet generator, through the store), and
+//! [`cli`] on top. See ARCHITECTURE.md.
 
 pub mod attack;
 pub mod auth;

@@ -2,11 +2,12 @@
 //! anything internal (database, I/O) is logged with the request id and reaches the client
 //! only as a generic message, never with SQL text or paths.
 
-use async_graphql::{Error, ErrorExtensionValues, ErrorExtensions, ServerError};
+use async_graphql::{Error, ErrorExtensions, ServerError};
 
 use crate::store::StoreError;
 
-/// The `extensions.code` values clients can rely on.
+/// Every `extensions.code` clients can rely on, from the GraphQL layer and from the
+/// transport (the HTTP layer answers in the same error shape).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     /// The document does not parse.
@@ -17,13 +18,38 @@ pub enum Code {
     Unauthenticated,
     Forbidden,
     QueryTooComplex,
+    /// The execution deadline passed.
     Timeout,
     /// The response would pass the response-size cap.
     ResponseTooLarge,
     Internal,
+    /// Transport: not a GraphQL request (body, media type, method, batching).
+    BadRequest,
+    /// Transport: the body passed the caller's limit (413).
+    PayloadTooLarge,
+    /// Transport: the body did not arrive within its deadline (408).
+    RequestTimeout,
+    /// Transport: the server is at a concurrency limit (503, `Retry-After`).
+    Overloaded,
 }
 
 impl Code {
+    const ALL: [Code; 13] = [
+        Code::ParseFailed,
+        Code::ValidationFailed,
+        Code::BadUserInput,
+        Code::Unauthenticated,
+        Code::Forbidden,
+        Code::QueryTooComplex,
+        Code::Timeout,
+        Code::ResponseTooLarge,
+        Code::Internal,
+        Code::BadRequest,
+        Code::PayloadTooLarge,
+        Code::RequestTimeout,
+        Code::Overloaded,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Code::ParseFailed => "GRAPHQL_PARSE_FAILED",
@@ -35,27 +61,71 @@ impl Code {
             Code::Timeout => "TIMEOUT",
             Code::ResponseTooLarge => "RESPONSE_TOO_LARGE",
             Code::Internal => "INTERNAL",
+            Code::BadRequest => "BAD_REQUEST",
+            Code::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Code::RequestTimeout => "REQUEST_TIMEOUT",
+            Code::Overloaded => "OVERLOADED",
+        }
+    }
+
+    /// The code an error carries, if it is one of ours.
+    pub fn of(e: &ServerError) -> Option<Code> {
+        match e.extensions.as_ref()?.get("code")? {
+            async_graphql::Value::String(s) => Code::ALL.into_iter().find(|c| c.as_str() == s),
+            _ => None,
         }
     }
 }
 
-/// An error with a code and a client-safe message.
+/// The one constructor of coded errors: a client-safe message and its code.
 pub fn coded(code: Code, message: impl Into<String>) -> Error {
     Error::new(message).extend_with(|_, e| e.set("code", code.as_str()))
 }
 
-/// An error of the whole request (no field, no location), with a code.
+/// A coded error of the whole request (no field, no location).
 pub fn request_error(code: Code, message: impl Into<String>) -> ServerError {
-    let mut e = ServerError::new(message, None);
-    let mut ext = ErrorExtensionValues::default();
-    ext.set("code", code.as_str());
-    e.extensions = Some(ext);
-    e
+    let e = coded(code, message);
+    let mut out = ServerError::new(e.message, None);
+    out.extensions = e.extensions;
+    out
+}
+
+/// What resolvers return. A store error converts with `?` through [`from_store`] (its
+/// mask applied): `async_graphql::Error` would take any `Display` type as it is, and
+/// print a database error's SQL to the client.
+#[derive(Clone)]
+pub struct ApiError(Error);
+
+/// A resolver's result.
+pub type ApiResult<T> = std::result::Result<T, ApiError>;
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        Self(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        from_store(&e)
+    }
+}
+
+impl From<StoreErrorRef> for ApiError {
+    fn from(e: StoreErrorRef) -> Self {
+        from_store(&e.0)
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Self {
+        e.0
+    }
 }
 
 /// A caller mistake (bad argument value).
-pub fn bad_input(message: impl Into<String>) -> Error {
-    coded(Code::BadUserInput, message)
+pub fn bad_input(message: impl Into<String>) -> ApiError {
+    ApiError(coded(Code::BadUserInput, message))
 }
 
 /// An internal failure: logged in full, returned as a generic message.
@@ -68,17 +138,11 @@ pub fn internal(context: &str, err: &dyn std::fmt::Display) -> Error {
 }
 
 /// Maps a store error: user errors keep their message, the rest are masked.
-pub fn from_store(e: &StoreError) -> Error {
+pub fn from_store(e: &StoreError) -> ApiError {
     if e.is_user_error() {
         bad_input(e.to_string())
     } else {
-        internal("store error", e)
-    }
-}
-
-impl From<StoreErrorRef> for Error {
-    fn from(e: StoreErrorRef) -> Self {
-        from_store(&e.0)
+        ApiError(internal("store error", e))
     }
 }
 
@@ -98,10 +162,7 @@ impl From<StoreError> for StoreErrorRef {
 pub fn assign_codes(resp: &mut async_graphql::Response) {
     let executed = !matches!(resp.data, async_graphql::Value::Null);
     for e in &mut resp.errors {
-        if e.extensions
-            .as_ref()
-            .is_some_and(|x| x.get("code").is_some())
-        {
+        if Code::of(e).is_some() {
             continue;
         }
         let code = classify(&e.message, executed || !e.path.is_empty());

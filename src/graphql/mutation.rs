@@ -1,10 +1,11 @@
 //! `insertTags`: DECNET's idempotent write path over GraphQL. The uuid is computed
 //! server-side; the whole batch is validated before anything is written.
 
-use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject};
+use crate::graphql::error::ApiResult as Result;
+use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, SimpleObject};
 
+use super::authz::RoleGuard;
 use super::error::{bad_input, from_store};
-use super::guard::RoleGuard;
 use super::types::scalars::DateTime;
 use super::{limits, rc};
 use crate::attack;

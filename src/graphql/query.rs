@@ -2,9 +2,10 @@
 //! the ATT&CK catalog.
 
 use crate::graphql::cost;
-use async_graphql::{Context, Enum, ID, Object, Result};
+use crate::graphql::error::ApiResult as Result;
+use async_graphql::{Context, Enum, ID, Object};
 
-use super::error::{bad_input, from_store};
+use super::error::bad_input;
 use super::loaders::{AttackerRow, CampaignIdentities, CampaignRow, IdentityRow, Tagged};
 use super::types::attacker::AttackerNode;
 use super::types::campaign::CampaignNode;
@@ -117,8 +118,7 @@ impl QueryRoot {
         let rows = rc(ctx)?
             .store
             .list_identities(page.after.as_deref(), page.first as i64 + 1)
-            .await
-            .map_err(|e| from_store(&e))?;
+            .await?;
         let items = rows
             .into_iter()
             .map(|r| (cursor(&r.uuid), IdentityNode { id: r.uuid }))
@@ -144,8 +144,7 @@ impl QueryRoot {
         let rows = rc(ctx)?
             .store
             .list_attackers(page.after.as_deref(), page.first as i64 + 1)
-            .await
-            .map_err(|e| from_store(&e))?;
+            .await?;
         let items = rows
             .into_iter()
             .map(|r| (cursor(&r.uuid), AttackerNode::from_row(r)))
@@ -171,8 +170,7 @@ impl QueryRoot {
         let rows = rc(ctx)?
             .store
             .list_campaigns(page.after.as_deref(), page.first as i64 + 1)
-            .await
-            .map_err(|e| from_store(&e))?;
+            .await?;
         let items = rows
             .into_iter()
             .map(|r| (cursor(&r.uuid), CampaignNode { id: r.uuid }))
@@ -196,11 +194,7 @@ impl QueryRoot {
         tactics: Option<Vec<String>>,
     ) -> Result<Vec<FleetTechniqueUsage>> {
         let filter = TechniqueFilter::from(&filter_key(min_confidence, tactics)?);
-        let rows = rc(ctx)?
-            .store
-            .fleet_techniques(&filter)
-            .await
-            .map_err(|e| from_store(&e))?;
+        let rows = rc(ctx)?.store.fleet_techniques(&filter).await?;
         Ok(rows.into_iter().map(FleetTechniqueUsage).collect())
     }
 
@@ -236,8 +230,7 @@ impl QueryRoot {
                 sub_technique_id.as_deref().map(str::trim),
                 limit,
             )
-            .await
-            .map_err(|e| from_store(&e))?;
+            .await?;
         Ok(rows.into_iter().map(TagNode).collect())
     }
 

@@ -9,8 +9,8 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use super::response::{Code, error_response};
 use crate::auth::{AuthError, Authenticator, Principal};
-use crate::graphql::error::Code;
 
 /// DECNET's message for every 401; the reason is only logged.
 const UNAUTHENTICATED: &str = "Could not validate credentials";
@@ -51,5 +51,5 @@ pub async fn require(State(auth): State<Authenticator>, mut req: Request, next: 
 }
 
 fn error(status: StatusCode, code: Code, message: &str) -> Response {
-    super::graphql::error_response(status, code.as_str(), message, false)
+    error_response(status, code, message, false)
 }

@@ -13,17 +13,19 @@ use axum::Extension;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, Request, Value};
 
 use super::AppState;
-use super::layers::{REQUEST_ID, overloaded};
+use super::layers::REQUEST_ID;
+use super::response::{
+    Code, GRAPHQL_RESPONSE, error_body, error_response, json_response, json_response_capped,
+    overloaded,
+};
 use crate::auth::{Principal, Role};
 use crate::graphql::execute;
-
-const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
 /// `POST /graphql` with `application/json`.
 pub async fn post(
@@ -71,7 +73,7 @@ pub async fn post(
         let msg = "POST bodies must be application/json";
         return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "BAD_REQUEST",
+            Code::BadRequest,
             msg,
             modern,
         );
@@ -97,14 +99,14 @@ pub async fn post(
                 s.opts.max_batch,
                 rs.len()
             );
-            error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", &msg, modern)
+            error_response(StatusCode::BAD_REQUEST, Code::BadRequest, &msg, modern)
         }
         Ok(BatchRequest::Batch(rs)) => {
             let mut out = Vec::with_capacity(rs.len());
             for r in rs {
                 // Batches are for reads: a mutation inside one gets no all-or-nothing guarantee.
-                if is_mutation(&r) {
-                    out.push(serde_json::json!({"errors": [{"message": "mutations cannot be batched", "extensions": {"code": "BAD_REQUEST"}}]}));
+                if is_mutation(&s, &r) {
+                    out.push(error_body(Code::BadRequest, "mutations cannot be batched"));
                     continue;
                 }
                 let resp =
@@ -115,7 +117,7 @@ pub async fn post(
         }
         Err(_) => error_response(
             StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
+            Code::BadRequest,
             "the body is not a GraphQL request in JSON",
             modern,
         ),
@@ -144,14 +146,14 @@ async fn read_body(
             let msg = format!("the request body is larger than {limit} bytes");
             Err(error_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
+                Code::PayloadTooLarge,
                 &msg,
                 modern,
             ))
         }
         Ok(Err(_)) => Err(error_response(
             StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
+            Code::BadRequest,
             "the body could not be read",
             modern,
         )),
@@ -160,8 +162,12 @@ async fn read_body(
                 "the request body did not arrive within {} ms",
                 timeout.as_millis()
             );
-            let mut resp =
-                error_response(StatusCode::REQUEST_TIMEOUT, "REQUEST_TIMEOUT", &msg, modern);
+            let mut resp = error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                Code::RequestTimeout,
+                &msg,
+                modern,
+            );
             // The rest of the body is unread: this connection cannot carry another request.
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -180,7 +186,7 @@ fn first_json_byte(body: &[u8]) -> Option<u8> {
 fn batching_disabled(modern: bool) -> Response {
     error_response(
         StatusCode::BAD_REQUEST,
-        "BAD_REQUEST",
+        Code::BadRequest,
         "batched requests are not enabled on this server",
         modern,
     )
@@ -209,15 +215,20 @@ pub async fn get(
         Ok(r) => r,
         Err(_) => {
             let msg = "missing or malformed query parameters";
-            return error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", msg, modern);
+            return error_response(StatusCode::BAD_REQUEST, Code::BadRequest, msg, modern);
         }
     };
     let Ok(_permit) = s.executions.clone().try_acquire_owned() else {
         return shed(modern);
     };
-    if is_mutation(&request) {
+    if is_mutation(&s, &request) {
         let msg = "mutations must be sent with POST";
-        let mut resp = error_response(StatusCode::METHOD_NOT_ALLOWED, "BAD_REQUEST", msg, modern);
+        let mut resp = error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            Code::BadRequest,
+            msg,
+            modern,
+        );
         resp.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return resp;
@@ -262,21 +273,12 @@ async fn execute_measured(
     let started = Instant::now();
     let operation = request.operation_name.clone();
     let mut resp = execute(&s.schema, &s.store, request).await;
-    let code_of = |e: &async_graphql::ServerError| {
-        e.extensions
-            .as_ref()
-            .and_then(|x| x.get("code"))
-            .and_then(|v| match v {
-                Value::String(s) => Some(s.clone()),
-                _ => None,
-            })
-    };
     let outcome = if resp.errors.is_empty() {
         "ok"
     } else if resp
         .errors
         .iter()
-        .any(|e| code_of(e).as_deref() == Some("TIMEOUT"))
+        .any(|e| Code::of(e) == Some(Code::Timeout))
     {
         "timeout"
     } else if resp.data == Value::Null {
@@ -285,7 +287,7 @@ async fn execute_measured(
         "error"
     };
     for e in &mut resp.errors {
-        if code_of(e).as_deref() == Some("INTERNAL") {
+        if Code::of(e) == Some(Code::Internal) {
             e.extensions
                 .get_or_insert_with(Default::default)
                 .set("requestId", request_id);
@@ -312,8 +314,9 @@ fn wants_graphql_response(headers: &HeaderMap) -> bool {
 
 /// Selected operation is a mutation? (Unparseable documents are left to the executor,
 /// which reports the syntax error; the text-nesting guard runs before this parse.)
-fn is_mutation(r: &Request) -> bool {
-    if crate::graphql::guards::nesting::check(&r.query, 256).is_err() {
+fn is_mutation(s: &AppState, r: &Request) -> bool {
+    let max_nesting = crate::graphql::schema_limits(&s.schema).max_text_nesting;
+    if crate::graphql::guards::nesting::check(&r.query, max_nesting).is_err() {
         return false;
     }
     let Ok(doc) = async_graphql::parser::parse_query(&r.query) else {
@@ -328,63 +331,4 @@ fn is_mutation(r: &Request) -> bool {
         (None, DocumentOperations::Multiple(ops)) => ops.values().next().map(|op| &op.node),
     };
     op.is_some_and(|o| o.ty == OperationType::Mutation)
-}
-
-fn json_response<T: serde::Serialize>(status: StatusCode, body: &T, modern: bool) -> Response {
-    json_response_capped(status, body, modern, usize::MAX)
-}
-
-/// Serialises `body`, stopping as soon as it passes `cap` bytes: an answer over the cap
-/// becomes a `RESPONSE_TOO_LARGE` error (status 200: the request was valid and ran).
-fn json_response_capped<T: serde::Serialize>(
-    status: StatusCode,
-    body: &T,
-    modern: bool,
-    cap: usize,
-) -> Response {
-    let ct = if modern {
-        GRAPHQL_RESPONSE
-    } else {
-        "application/json"
-    };
-    let mut out = CappedWriter {
-        buf: Vec::new(),
-        cap,
-    };
-    match serde_json::to_writer(&mut out, body) {
-        Ok(()) => (status, [(header::CONTENT_TYPE, ct)], out.buf).into_response(),
-        Err(e) if e.is_io() => error_response(
-            StatusCode::OK,
-            crate::graphql::error::Code::ResponseTooLarge.as_str(),
-            crate::graphql::RESPONSE_TOO_LARGE,
-            modern,
-        ),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
-/// A `Vec` that refuses to grow past `cap` bytes.
-struct CappedWriter {
-    buf: Vec<u8>,
-    cap: usize,
-}
-
-impl std::io::Write for CappedWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        if self.buf.len().saturating_add(data.len()) > self.cap {
-            return Err(std::io::Error::other("response cap"));
-        }
-        self.buf.extend_from_slice(data);
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// A transport-level error in GraphQL's error shape, with a code.
-pub fn error_response(status: StatusCode, code: &str, message: &str, modern: bool) -> Response {
-    let body =
-        serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    json_response(status, &body, modern)
 }

@@ -15,6 +15,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use super::HttpOptions;
+use super::response::{Code, error_response};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -58,26 +59,12 @@ fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .or_else(|| err.downcast_ref::<&str>().copied())
         .unwrap_or("non-string panic payload");
     tracing::error!(panic = %detail, "request handler panicked");
-    super::graphql::error_response(
+    error_response(
         StatusCode::INTERNAL_SERVER_ERROR,
-        "INTERNAL",
+        Code::Internal,
         "internal error",
         false,
     )
-}
-
-/// Load shedding's answer: 503 with `Retry-After`, at once, instead of queueing until
-/// every client times out.
-pub fn overloaded(message: &str, modern: bool) -> Response {
-    let mut resp = super::graphql::error_response(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "OVERLOADED",
-        message,
-        modern,
-    );
-    resp.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    resp
 }
 
 /// Open mode (no JWT secret) serves everyone as an admin on a loopback address. A web page
@@ -114,7 +101,7 @@ pub async fn loopback_only(
 }
 
 fn forbidden(message: &str) -> Response {
-    super::graphql::error_response(StatusCode::FORBIDDEN, "FORBIDDEN", message, false)
+    error_response(StatusCode::FORBIDDEN, Code::Forbidden, message, false)
 }
 
 /// `localhost`, `127.0.0.0/8` or `[::1]` (any loopback IPv6, IPv4-mapped included), with

@@ -6,10 +6,10 @@ mod auth;
 mod graphql;
 mod health;
 pub mod layers;
+mod response;
 mod server;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
@@ -17,56 +17,13 @@ use axum::response::Html;
 use axum::routing::get;
 
 use crate::auth::Authenticator;
-use crate::cli::ServeArgs;
+use crate::config::ServerConfig;
 use crate::graphql::{AppSchema, build_schema};
 use crate::store::Store;
 
-pub use graphql::error_response;
-pub use server::{ServeOptions, serve_with};
-
-/// Transport settings of the server, with production defaults.
-#[derive(Debug, Clone)]
-pub struct HttpOptions {
-    /// Serve GraphiQL on `GET /`.
-    pub graphiql: bool,
-    /// Largest request body; bigger ones get 413.
-    pub max_body_bytes: usize,
-    /// Largest request body from an admin (the role that may insert tags).
-    pub max_write_body_bytes: usize,
-    /// Admin requests with a body over `max_body_bytes` (insert batches) read and run at
-    /// once; more wait, unread, in their sockets. Writes are serialised by the store
-    /// anyway: this only bounds the memory of bodies parsed ahead of the writer.
-    pub max_concurrent_writes: usize,
-    /// GraphQL requests executing at once; more get 503 (load shedding). A request takes
-    /// its permit only once its body is read, so slow senders cannot hold them.
-    pub max_concurrent_requests: usize,
-    /// Request bodies being received at once; more get 503. 0 means four times
-    /// `max_concurrent_requests`. Bounds the sockets a slow sender can keep busy.
-    pub max_body_reads: usize,
-    /// A request body must arrive within this time (counted once the request is admitted
-    /// to read it), or the request gets 408.
-    pub body_read_timeout: Duration,
-    /// Largest JSON batch (an array of requests); 0 turns batching off.
-    pub max_batch: usize,
-    /// Origins allowed cross-origin access (CORS); empty means same-origin only.
-    pub cors_origins: Vec<String>,
-}
-
-impl Default for HttpOptions {
-    fn default() -> Self {
-        Self {
-            graphiql: true,
-            max_body_bytes: 64 * 1024,
-            max_write_body_bytes: 4 * 1024 * 1024,
-            max_concurrent_writes: 2,
-            max_concurrent_requests: 64,
-            max_body_reads: 0,
-            body_read_timeout: Duration::from_secs(10),
-            max_batch: 0,
-            cors_origins: Vec::new(),
-        }
-    }
-}
+pub use crate::config::{HttpOptions, ServeOptions};
+pub use response::error_response;
+pub use server::serve_with;
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -139,28 +96,22 @@ async fn graphiql() -> Html<String> {
     )
 }
 
-/// Serves until Ctrl-C or SIGTERM, then drains in-flight requests for at most
-/// `--shutdown-timeout`.
+/// Serves `config` until Ctrl-C or SIGTERM, then drains in-flight requests for at most
+/// its shutdown timeout.
 pub async fn serve(
     store: Store,
-    args: ServeArgs,
+    config: ServerConfig,
     auth: Authenticator,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let state = AppState::new(
-        build_schema(&args.schema_options()),
+        build_schema(&config.schema),
         store.clone(),
-        args.http_options(),
+        config.http,
         auth,
     );
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, graphiql = state.opts.graphiql, auth = !state.auth.is_open(), "ttpgraph listening");
-    serve_with(
-        listener,
-        router(state),
-        args.serve_options(),
-        shutdown_signal(),
-    )
-    .await?;
+    serve_with(listener, router(state), config.serve, shutdown_signal()).await?;
     store.close().await;
     tracing::info!("ttpgraph stopped");
     Ok(())

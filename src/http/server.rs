@@ -18,30 +18,10 @@ use hyper_util::server::graceful::GracefulConnection;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+
+use crate::config::ServeOptions;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
-
-/// Connection-level settings, with production defaults.
-#[derive(Debug, Clone)]
-pub struct ServeOptions {
-    /// A client must send a request's whole header within this time of the server
-    /// starting to wait for it (on connect, and after each response), or the connection
-    /// is closed: this is also the idle keep-alive timeout.
-    pub header_read_timeout: Duration,
-    /// After the shutdown signal, in-flight requests have this long to finish; then every
-    /// connection still open (a slow body or response) is dropped, so the process exits
-    /// within this bound.
-    pub shutdown_timeout: Duration,
-}
-
-impl Default for ServeOptions {
-    fn default() -> Self {
-        Self {
-            header_read_timeout: Duration::from_secs(10),
-            shutdown_timeout: Duration::from_secs(10),
-        }
-    }
-}
 
 /// After the shutdown signal, a connection with no request in flight (idle, or a request
 /// only partly sent) gets this long to flush what it was writing before it is closed.

@@ -19,7 +19,7 @@ use async_graphql::extensions::{
 use async_graphql::{Request, ServerError, ServerResult};
 
 use crate::config::Limits;
-use crate::graphql::error::Code;
+use crate::graphql::error::{Code, request_error};
 
 /// Installs the document checks as an async-graphql extension (at `prepare_request`,
 /// i.e. before async-graphql parses, checks or validates anything itself).
@@ -69,9 +69,5 @@ impl Extension for DocumentGuardExt {
 }
 
 fn too_complex(message: String) -> ServerError {
-    let mut e = ServerError::new(message, None);
-    let mut ext = async_graphql::ErrorExtensionValues::default();
-    ext.set("code", Code::QueryTooComplex.as_str());
-    e.extensions = Some(ext);
-    e
+    request_error(Code::QueryTooComplex, message)
 }

@@ -3,27 +3,21 @@
 
 use std::time::Duration;
 
-use async_graphql::{Response, ServerError};
+use async_graphql::Response;
 
-use crate::graphql::error::Code;
+use crate::graphql::error::{Code, request_error};
 
 /// Runs `exec` with a deadline.
 pub async fn with_deadline(deadline: Duration, exec: impl Future<Output = Response>) -> Response {
     match tokio::time::timeout(deadline, exec).await {
         Ok(resp) => resp,
-        Err(_) => {
-            let mut e = ServerError::new(
-                format!(
-                    "the request took longer than {} ms and was cancelled",
-                    deadline.as_millis()
-                ),
-                None,
-            );
-            let mut ext = async_graphql::ErrorExtensionValues::default();
-            ext.set("code", Code::Timeout.as_str());
-            e.extensions = Some(ext);
-            Response::from_errors(vec![e])
-        }
+        Err(_) => Response::from_errors(vec![request_error(
+            Code::Timeout,
+            format!(
+                "the request took longer than {} ms and was cancelled",
+                deadline.as_millis()
+            ),
+        )]),
     }
 }
 

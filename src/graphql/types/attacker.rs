@@ -1,7 +1,8 @@
 //! `Attacker`: one source IP seen by the fleet.
 
 use crate::graphql::cost;
-use async_graphql::{Context, ID, Object, Result};
+use crate::graphql::error::ApiResult as Result;
+use async_graphql::{Context, ID, Object};
 use serde::{Deserialize, Serialize};
 
 use super::identity::IdentityNode;
@@ -10,7 +11,6 @@ use super::scalars::DateTime;
 use super::session::SessionNode;
 use super::tag::TagNode;
 use super::technique::{TechniqueUsage, filter_key};
-use crate::graphql::error::from_store;
 use crate::graphql::loaders::{AttackerRow, AttackerSessions, AttackerTechniques};
 use crate::graphql::{limits, rc};
 use crate::store::{Attacker, Timestamp};
@@ -144,8 +144,7 @@ impl AttackerNode {
         let rows = rc(ctx)?
             .store
             .tags_by_attacker_page(&self.id, after, page.first as i64 + 1)
-            .await
-            .map_err(|e| from_store(&e))?;
+            .await?;
         let items = rows
             .into_iter()
             .map(|t| {

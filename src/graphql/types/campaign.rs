@@ -1,7 +1,8 @@
 //! `Campaign`: identities DECNET linked into one operation.
 
 use crate::graphql::cost;
-use async_graphql::{Context, ID, Object, Result};
+use crate::graphql::error::ApiResult as Result;
+use async_graphql::{Context, ID, Object};
 
 use super::identity::IdentityNode;
 use super::scalars::DateTime;

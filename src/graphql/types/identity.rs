@@ -1,7 +1,8 @@
 //! `Identity`: an actor DECNET clustered from several attacker IPs.
 
 use crate::graphql::cost;
-use async_graphql::{Context, ID, Object, Result};
+use crate::graphql::error::ApiResult as Result;
+use async_graphql::{Context, ID, Object};
 
 use super::attacker::AttackerNode;
 use super::campaign::CampaignNode;

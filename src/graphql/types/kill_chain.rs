@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use async_graphql::{Object, Result, SimpleObject};
+use crate::graphql::error::ApiResult as Result;
+use async_graphql::{Object, SimpleObject};
 
 use super::catalog::KillChainPhase;
 use super::scalars::DateTime;

@@ -1,8 +1,9 @@
 //! Relay-style cursor pagination with bounded page sizes. The connection types are our
 //! own (not async-graphql's generic ones) so every type and field carries a description.
 
+use crate::graphql::error::ApiResult as Result;
+use async_graphql::SimpleObject;
 use async_graphql::connection::{CursorType, OpaqueCursor};
-use async_graphql::{Result, SimpleObject};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::attacker::AttackerNode;

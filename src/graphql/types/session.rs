@@ -2,7 +2,8 @@
 //! the only record).
 
 use crate::graphql::cost;
-use async_graphql::{Context, ID, Object, Result};
+use crate::graphql::error::ApiResult as Result;
+use async_graphql::{Context, ID, Object};
 
 use super::attacker::AttackerNode;
 use super::technique::{TechniqueUsage, filter_key};

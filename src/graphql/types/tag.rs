@@ -1,6 +1,7 @@
 //! `Tag`: one raw `ttp_tag` row, as the inspector shows it.
 
-use async_graphql::{Context, ID, Json, Object, Result};
+use crate::graphql::error::ApiResult as Result;
+use async_graphql::{Context, ID, Json, Object};
 
 use super::attacker::AttackerNode;
 use super::catalog::AttackTechnique;

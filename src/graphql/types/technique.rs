@@ -1,7 +1,8 @@
 //! Technique rollup rows: DECNET's flat fields (ids, names, tactic, URL) plus the catalog
 //! object behind them, shared by every scope through `#[graphql(flatten)]`.
 
-use async_graphql::{Object, Result};
+use crate::graphql::error::ApiResult as Result;
+use async_graphql::Object;
 
 use super::catalog::{AttackTactic, AttackTechnique, KillChainPhase};
 use super::scalars::DateTime;

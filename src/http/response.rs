@@ -1,0 +1,87 @@
+//! Every answer the HTTP layer writes itself: JSON bodies (capped in size), and errors in
+//! GraphQL's error shape with a [`Code`], so clients read one error vocabulary whether the
+//! transport or the executor refused them.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+pub use crate::graphql::error::Code;
+
+/// The GraphQL-over-HTTP media type, sent to clients that ask for it.
+pub const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+pub fn json_response<T: serde::Serialize>(status: StatusCode, body: &T, modern: bool) -> Response {
+    json_response_capped(status, body, modern, usize::MAX)
+}
+
+/// Serialises `body`, stopping as soon as it passes `cap` bytes: an answer over the cap
+/// becomes a `RESPONSE_TOO_LARGE` error (status 200: the request was valid and ran).
+pub fn json_response_capped<T: serde::Serialize>(
+    status: StatusCode,
+    body: &T,
+    modern: bool,
+    cap: usize,
+) -> Response {
+    let ct = if modern {
+        GRAPHQL_RESPONSE
+    } else {
+        "application/json"
+    };
+    let mut out = CappedWriter {
+        buf: Vec::new(),
+        cap,
+    };
+    match serde_json::to_writer(&mut out, body) {
+        Ok(()) => (status, [(header::CONTENT_TYPE, ct)], out.buf).into_response(),
+        Err(e) if e.is_io() => error_response(
+            StatusCode::OK,
+            Code::ResponseTooLarge,
+            crate::graphql::RESPONSE_TOO_LARGE,
+            modern,
+        ),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// A `Vec` that refuses to grow past `cap` bytes.
+struct CappedWriter {
+    buf: Vec<u8>,
+    cap: usize,
+}
+
+impl std::io::Write for CappedWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len().saturating_add(data.len()) > self.cap {
+            return Err(std::io::Error::other("response cap"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A transport-level error in GraphQL's error shape, with a code.
+pub fn error_response(status: StatusCode, code: Code, message: &str, modern: bool) -> Response {
+    json_response(status, &error_body(code, message), modern)
+}
+
+/// `{"errors": [{"message", "extensions": {"code"}}]}`: the shape of every error answer.
+pub fn error_body(code: Code, message: &str) -> serde_json::Value {
+    serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] })
+}
+
+/// Load shedding's answer: 503 with `Retry-After`, at once, instead of queueing until
+/// every client times out.
+pub fn overloaded(message: &str, modern: bool) -> Response {
+    let mut resp = error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        Code::Overloaded,
+        message,
+        modern,
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    resp
+}
