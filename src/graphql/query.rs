@@ -12,7 +12,7 @@ use super::types::campaign::CampaignNode;
 use super::types::catalog::{AttackTactic, AttackTechnique};
 use super::types::identity::IdentityNode;
 use super::types::page::{
-    AttackerConnection, CampaignConnection, IdentityConnection, cursor, page_args, page_cost,
+    AttackerConnection, CampaignConnection, IdentityConnection, keyset_page, page_cost,
 };
 use super::types::session::SessionNode;
 use super::types::tag::TagNode;
@@ -114,20 +114,15 @@ impl QueryRoot {
         >,
         #[graphql(desc = "Cursor of the last node of the previous page.")] after: Option<String>,
     ) -> Result<IdentityConnection> {
-        let page = page_args::<String>(limits(ctx), first, after)?;
-        let rows = rc(ctx)?
-            .store
-            .list_identities(page.after.as_deref(), page.first as i64 + 1)
-            .await?;
-        let items = rows
-            .into_iter()
-            .map(|r| (cursor(&r.uuid), IdentityNode { id: r.uuid }))
-            .collect();
-        Ok(IdentityConnection::from_rows(
-            page.after.is_some(),
-            page.first,
-            items,
-        ))
+        let store = &rc(ctx)?.store;
+        keyset_page(
+            limits(ctx),
+            first,
+            after,
+            async |after: Option<String>, n| Ok(store.list_identities(after.as_deref(), n).await?),
+            |r| (r.uuid.clone(), IdentityNode { id: r.uuid }),
+        )
+        .await
     }
 
     /// Attackers (IPs) in uuid order.
@@ -140,20 +135,15 @@ impl QueryRoot {
         >,
         #[graphql(desc = "Cursor of the last node of the previous page.")] after: Option<String>,
     ) -> Result<AttackerConnection> {
-        let page = page_args::<String>(limits(ctx), first, after)?;
-        let rows = rc(ctx)?
-            .store
-            .list_attackers(page.after.as_deref(), page.first as i64 + 1)
-            .await?;
-        let items = rows
-            .into_iter()
-            .map(|r| (cursor(&r.uuid), AttackerNode::from_row(r)))
-            .collect();
-        Ok(AttackerConnection::from_rows(
-            page.after.is_some(),
-            page.first,
-            items,
-        ))
+        let store = &rc(ctx)?.store;
+        keyset_page(
+            limits(ctx),
+            first,
+            after,
+            async |after: Option<String>, n| Ok(store.list_attackers(after.as_deref(), n).await?),
+            |r| (r.uuid.clone(), AttackerNode::from_row(r)),
+        )
+        .await
     }
 
     /// Campaigns in uuid order, without those merged into another.
@@ -166,20 +156,15 @@ impl QueryRoot {
         >,
         #[graphql(desc = "Cursor of the last node of the previous page.")] after: Option<String>,
     ) -> Result<CampaignConnection> {
-        let page = page_args::<String>(limits(ctx), first, after)?;
-        let rows = rc(ctx)?
-            .store
-            .list_campaigns(page.after.as_deref(), page.first as i64 + 1)
-            .await?;
-        let items = rows
-            .into_iter()
-            .map(|r| (cursor(&r.uuid), CampaignNode { id: r.uuid }))
-            .collect();
-        Ok(CampaignConnection::from_rows(
-            page.after.is_some(),
-            page.first,
-            items,
-        ))
+        let store = &rc(ctx)?.store;
+        keyset_page(
+            limits(ctx),
+            first,
+            after,
+            async |after: Option<String>, n| Ok(store.list_campaigns(after.as_deref(), n).await?),
+            |r| (r.uuid.clone(), CampaignNode { id: r.uuid }),
+        )
+        .await
     }
 
     /// Every technique seen in the fleet, with counts and the latest sighting.

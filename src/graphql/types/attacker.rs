@@ -1,16 +1,16 @@
 //! `Attacker`: one source IP seen by the fleet.
 
 use crate::graphql::cost;
-use crate::graphql::error::ApiResult as Result;
+use crate::graphql::error::{ApiResult as Result, bad_input};
 use async_graphql::{Context, ID, Object};
 use serde::{Deserialize, Serialize};
 
 use super::identity::IdentityNode;
-use super::page::{TagConnection, cursor, page_args, page_cost};
+use super::page::{TagConnection, keyset_page, page_cost};
 use super::scalars::DateTime;
 use super::session::SessionNode;
 use super::tag::TagNode;
-use super::technique::{TechniqueUsage, filter_key};
+use super::technique::{TechniqueUsage, scope_techniques};
 use crate::graphql::loaders::{AttackerRow, AttackerSessions, AttackerTechniques};
 use crate::graphql::{limits, rc};
 use crate::store::{Attacker, Timestamp};
@@ -102,9 +102,15 @@ impl AttackerNode {
         )]
         tactics: Option<Vec<String>>,
     ) -> Result<Vec<TechniqueUsage>> {
-        let key = AttackerTechniques(self.id.clone(), filter_key(min_confidence, tactics)?);
-        let rows = rc(ctx)?.loaders.load_one(key).await?.unwrap_or_default();
-        Ok(rows.iter().cloned().map(TechniqueUsage).collect())
+        let id = self.id.clone();
+        scope_techniques(
+            ctx,
+            |f| AttackerTechniques(id, f),
+            min_confidence,
+            tactics,
+            TechniqueUsage,
+        )
+        .await
     }
     /// Sessions this IP's tags were recorded in.
     #[graphql(complexity = "cost::rows(cost::SCOPE_ROWS, child_complexity)")]
@@ -129,32 +135,29 @@ impl AttackerNode {
         >,
         #[graphql(desc = "Cursor of the last tag of the previous page.")] after: Option<String>,
     ) -> Result<TagConnection> {
-        let page = page_args::<TagCursor>(limits(ctx), first, after)?;
-        let after = page
-            .after
-            .map(|c| {
-                chrono::DateTime::from_timestamp_micros(c.at_us)
-                    .map(|t| (Timestamp(t), c.uuid))
-                    .ok_or_else(|| {
-                        crate::graphql::error::bad_input("after is not a cursor this API issued")
+        let store = &rc(ctx)?.store;
+        keyset_page(
+            limits(ctx),
+            first,
+            after,
+            async |after: Option<TagCursor>, n| {
+                let after = after
+                    .map(|c| {
+                        chrono::DateTime::from_timestamp_micros(c.at_us)
+                            .map(|t| (Timestamp(t), c.uuid))
+                            .ok_or_else(|| bad_input("after is not a cursor this API issued"))
                     })
-            })
-            .transpose()?;
-        let has_after = after.is_some();
-        let rows = rc(ctx)?
-            .store
-            .tags_by_attacker_page(&self.id, after, page.first as i64 + 1)
-            .await?;
-        let items = rows
-            .into_iter()
-            .map(|t| {
-                let c = cursor(&TagCursor {
+                    .transpose()?;
+                Ok(store.tags_by_attacker_page(&self.id, after, n).await?)
+            },
+            |t| {
+                let c = TagCursor {
                     at_us: t.created_at.0.timestamp_micros(),
                     uuid: t.uuid.clone(),
-                });
+                };
                 (c, TagNode(t))
-            })
-            .collect();
-        Ok(TagConnection::from_rows(has_after, page.first, items))
+            },
+        )
+        .await
     }
 }

@@ -6,7 +6,7 @@ use async_graphql::{Context, ID, Object};
 
 use super::identity::IdentityNode;
 use super::scalars::DateTime;
-use super::technique::{CampaignTechniqueUsage, filter_key};
+use super::technique::{CampaignTechniqueUsage, scope_techniques};
 use crate::graphql::loaders::{CampaignIdentities, CampaignRow, CampaignTechniques};
 use crate::graphql::rc;
 use crate::store::Campaign;
@@ -92,8 +92,14 @@ impl CampaignNode {
         )]
         tactics: Option<Vec<String>>,
     ) -> Result<Vec<CampaignTechniqueUsage>> {
-        let key = CampaignTechniques(self.id.clone(), filter_key(min_confidence, tactics)?);
-        let rows = rc(ctx)?.loaders.load_one(key).await?.unwrap_or_default();
-        Ok(rows.iter().cloned().map(CampaignTechniqueUsage).collect())
+        let id = self.id.clone();
+        scope_techniques(
+            ctx,
+            |f| CampaignTechniques(id, f),
+            min_confidence,
+            tactics,
+            CampaignTechniqueUsage,
+        )
+        .await
     }
 }

@@ -8,7 +8,7 @@ use super::attacker::AttackerNode;
 use super::campaign::CampaignNode;
 use super::kill_chain::KillChain;
 use super::scalars::DateTime;
-use super::technique::{TechniqueUsage, filter_key};
+use super::technique::{TechniqueUsage, scope_techniques};
 use crate::graphql::loaders::{
     IdentityAttackers, IdentityPhases, IdentityRow, IdentitySurvivor, IdentityTechniques,
 };
@@ -112,9 +112,15 @@ impl IdentityNode {
         )]
         tactics: Option<Vec<String>>,
     ) -> Result<Vec<TechniqueUsage>> {
-        let key = IdentityTechniques(self.id.clone(), filter_key(min_confidence, tactics)?);
-        let rows = rc(ctx)?.loaders.load_one(key).await?.unwrap_or_default();
-        Ok(rows.iter().cloned().map(TechniqueUsage).collect())
+        let id = self.id.clone();
+        scope_techniques(
+            ctx,
+            |f| IdentityTechniques(id, f),
+            min_confidence,
+            tactics,
+            TechniqueUsage,
+        )
+        .await
     }
     /// Unified Kill Chain view: its tags' tactics per decky, over time.
     #[graphql(complexity = "cost::rows(cost::KILL_CHAIN_ROWS, 0) + child_complexity")]

@@ -1,7 +1,7 @@
 //! Relay-style cursor pagination with bounded page sizes. The connection types are our
 //! own (not async-graphql's generic ones) so every type and field carries a description.
 
-use crate::graphql::error::ApiResult as Result;
+use crate::graphql::error::{ApiResult, ApiResult as Result};
 use async_graphql::SimpleObject;
 use async_graphql::connection::{CursorType, OpaqueCursor};
 use serde::{Serialize, de::DeserializeOwned};
@@ -48,10 +48,9 @@ macro_rules! connection {
             pub node: $node,
         }
 
-        impl $conn {
-            /// Builds a page from `(cursor, node)` pairs of at most `first + 1` fetched
-            /// rows; the extra row only tells that a next page exists.
-            pub fn from_rows(
+        impl Connection for $conn {
+            type Node = $node;
+            fn from_rows(
                 has_previous: bool,
                 first: usize,
                 mut items: Vec<(String, $node)>,
@@ -77,6 +76,13 @@ macro_rules! connection {
             }
         }
     };
+}
+
+/// A page type: built from `(cursor, node)` pairs of at most `first + 1` fetched rows,
+/// whose extra row only tells that a next page exists.
+pub trait Connection: Sized {
+    type Node;
+    fn from_rows(has_previous: bool, first: usize, items: Vec<(String, Self::Node)>) -> Self;
 }
 
 connection!(IdentityConnection, IdentityEdge, IdentityNode, "identities");
@@ -115,6 +121,33 @@ pub fn page_args<C: Serialize + DeserializeOwned>(
         ),
     };
     Ok(PageArgs { first, after })
+}
+
+/// One keyset page, the shape of every paginated list: checks `first`/`after`, fetches
+/// `first + 1` rows strictly after the decoded cursor, and builds the connection from
+/// each row's cursor value and node.
+pub async fn keyset_page<Cur, R, C>(
+    limits: &Limits,
+    first: Option<i32>,
+    after: Option<String>,
+    fetch: impl AsyncFnOnce(Option<Cur>, i64) -> ApiResult<Vec<R>>,
+    item: impl Fn(R) -> (Cur, C::Node),
+) -> ApiResult<C>
+where
+    Cur: Serialize + DeserializeOwned + Clone,
+    C: Connection,
+{
+    let page = page_args::<Cur>(limits, first, after)?;
+    let has_previous = page.after.is_some();
+    let rows = fetch(page.after, page.first as i64 + 1).await?;
+    let items = rows
+        .into_iter()
+        .map(|r| {
+            let (c, node) = item(r);
+            (cursor(&c), node)
+        })
+        .collect();
+    Ok(C::from_rows(has_previous, page.first, items))
 }
 
 /// Encodes a cursor value.

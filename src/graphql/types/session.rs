@@ -6,7 +6,7 @@ use crate::graphql::error::ApiResult as Result;
 use async_graphql::{Context, ID, Object};
 
 use super::attacker::AttackerNode;
-use super::technique::{TechniqueUsage, filter_key};
+use super::technique::{TechniqueUsage, scope_techniques};
 use crate::graphql::loaders::{SessionParticipants, SessionTechniques};
 use crate::graphql::rc;
 
@@ -59,8 +59,14 @@ impl SessionNode {
         )]
         tactics: Option<Vec<String>>,
     ) -> Result<Vec<TechniqueUsage>> {
-        let key = SessionTechniques(self.id.clone(), filter_key(min_confidence, tactics)?);
-        let rows = rc(ctx)?.loaders.load_one(key).await?.unwrap_or_default();
-        Ok(rows.iter().cloned().map(TechniqueUsage).collect())
+        let id = self.id.clone();
+        scope_techniques(
+            ctx,
+            |f| SessionTechniques(id, f),
+            min_confidence,
+            tactics,
+            TechniqueUsage,
+        )
+        .await
     }
 }

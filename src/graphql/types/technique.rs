@@ -8,11 +8,14 @@ use super::catalog::{AttackTactic, AttackTechnique, KillChainPhase};
 use super::scalars::DateTime;
 use crate::attack::{self, catalog};
 use crate::attack::{is_tactic_id, tactic_id};
+use crate::graphql::error::StoreErrorRef;
 use crate::graphql::error::bad_input;
-use crate::graphql::loaders::FilterKey;
+use crate::graphql::loaders::{FilterKey, StoreLoader};
+use crate::graphql::rc;
 use crate::store::{
     CampaignTechniqueRollup, FleetTechniqueRollup, TechniqueFilter, TechniqueRollup,
 };
+use async_graphql::dataloader::Loader;
 
 /// The technique part of a rollup row.
 pub struct TechniqueRef<'a> {
@@ -176,4 +179,24 @@ pub fn filter_key(min_confidence: Option<f64>, tactics: Option<Vec<String>>) -> 
         min_confidence,
         tactics: ids,
     }))
+}
+
+/// The body of every scope's `techniques(minConfidence, tactics)` field: the filter is
+/// checked once, then the scope's rollup comes through its DataLoader key (`key` builds
+/// it from the filter) and each row is wrapped in its GraphQL type.
+pub async fn scope_techniques<K, R, T>(
+    ctx: &async_graphql::Context<'_>,
+    key: impl FnOnce(FilterKey) -> K,
+    min_confidence: Option<f64>,
+    tactics: Option<Vec<String>>,
+    wrap: impl Fn(R) -> T,
+) -> Result<Vec<T>>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    R: Clone + Send + Sync + 'static,
+    StoreLoader: Loader<K, Value = std::sync::Arc<Vec<R>>, Error = StoreErrorRef>,
+{
+    let key = key(filter_key(min_confidence, tactics)?);
+    let rows = rc(ctx)?.loaders.load_one(key).await?.unwrap_or_default();
+    Ok(rows.iter().cloned().map(wrap).collect())
 }
