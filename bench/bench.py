@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import datetime as dt
+import functools
 import hashlib
 import http.client
 import json
@@ -380,31 +381,25 @@ class Probe:
 # ---------------------------------------------------------------------------------
 # Operations.
 
-ROLLUP = "techniqueId subTechniqueId techniqueName subTechniqueName tactic count firstSeen lastSeen confidenceMax"
-
-Q = {
-    "identity": f"query IdentityTechniques($id: ID!) {{ identity(id: $id) {{ id techniques {{ {ROLLUP} }} }} }}",
-    "attacker": f"query AttackerTechniques($id: ID!) {{ attacker(id: $id) {{ id techniques {{ {ROLLUP} }} }} }}",
-    "session": f"query SessionTechniques($id: ID!) {{ session(id: $id) {{ id techniques {{ {ROLLUP} }} }} }}",
-    "campaign": "query CampaignTechniques($id: ID!) { campaign(id: $id) { id techniques { "
-    "techniqueId subTechniqueId techniqueName subTechniqueName tactic count identityCount lastSeen } } }",
-    "fleet": "query FleetTechniques { fleetTechniques { techniqueId subTechniqueId techniqueName "
-    "subTechniqueName tactic count lastSeen } }",
-    "inspector": "query Inspect($id: ID!, $technique: String!) { inspect(scope: IDENTITY, id: $id, "
-    "techniqueId: $technique, limit: 200) { uuid createdAt sourceKind sourceId deckyId ruleId ruleVersion "
-    "confidence subTechniqueId evidence } }",
-    "page": "query AttackersPage($first: Int!, $after: String) { attackers(first: $first, after: $after) { "
-    "pageInfo { hasNextPage endCursor } nodes { id ip techniques { techniqueId subTechniqueId count "
-    "confidenceMax } identity { id techniques { techniqueId subTechniqueId count confidenceMax } } } } }",
-    "typename": "query Typename { __typename }",
-    "insert": "mutation InsertTags($tags: [TagInput!]!) { insertTags(tags: $tags) { inserted "
-    "droppedBelowFloor duplicates } }",
-}
+GRAPHQL = BENCH / "graphql"
 
 
-def body(query: str, variables: dict | None = None) -> str:
+@functools.lru_cache(maxsize=None)
+def document(name: str) -> str:
+    """The operation `name` from bench/graphql/<name>.graphql, on one line: comment lines
+    dropped and white space folded, so the bodies sent are byte for byte those of earlier
+    runs (the figures stay comparable) and the files can be laid out for reading."""
+    lines = (GRAPHQL / f"{name}.graphql").read_text().splitlines()
+    kept = [ln for ln in lines if not ln.lstrip().startswith("#")]
+    text = " ".join(" ".join(kept).split())
+    if not re.match(rf"(?:query|mutation)\s+{name}\b", text):
+        raise SystemExit(f"FAILED: {GRAPHQL / name}.graphql does not define the operation {name}")
+    return text
+
+
+def body(name: str, variables: dict | None = None) -> str:
     # operationName labels the server's request metrics, which count the requests served.
-    b = {"query": query, "operationName": re.match(r"(?:query|mutation)\s+(\w+)", query).group(1)}
+    b = {"query": document(name), "operationName": name}
     if variables is not None:
         b["variables"] = variables
     return json.dumps(b, separators=(",", ":"))
@@ -435,14 +430,14 @@ def insert_template(batch: int) -> str:
             "evidence": {"command_text": cmd, "user": "root", "service": "ssh"},
             "createdAt": "2026-11-01T12:00:00.000000Z",
         })
-    return body(Q["insert"], {"tags": tags})
+    return body("InsertTags", {"tags": tags})
 
 
 def operations(ids: dict, a) -> list[dict]:
     """Every HTTP operation: name, label, bodies, the substring every good body has, and
     the floor operation measured right after it."""
     def per_id(q, key, extra=None):
-        return [body(Q[q], {"id": i, **(extra or {})}) for i in ids[key]["ids"]]
+        return [body(q, {"id": i, **(extra or {})}) for i in ids[key]["ids"]]
 
     def scope(key):
         t = ids[key]["tags"]
@@ -455,35 +450,35 @@ def operations(ids: dict, a) -> list[dict]:
     ops = [
         dict(name="identity_median", label="identity `techniques`, median identity",
              scope=scope("identity_median") + f" (median {ids['identity_median']['true_median_tags']})",
-             bodies=per_id("identity", "identity_median"), expect='"techniques":[{', floor="identity_median",
+             bodies=per_id("IdentityTechniques", "identity_median"), expect='"techniques":[{', floor="identity_median",
              opname="IdentityTechniques"),
         dict(name="identity_max", label="identity `techniques`, most-tagged identity",
-             scope=scope("identity_max"), bodies=per_id("identity", "identity_max"),
+             scope=scope("identity_max"), bodies=per_id("IdentityTechniques", "identity_max"),
              expect='"techniques":[{', floor="identity_max", opname="IdentityTechniques"),
         dict(name="attacker", label="attacker `techniques` (busiest attackers)", scope=scope("attacker"),
-             bodies=per_id("attacker", "attacker"), expect='"techniques":[{', floor="attacker",
+             bodies=per_id("AttackerTechniques", "attacker"), expect='"techniques":[{', floor="attacker",
              opname="AttackerTechniques"),
         dict(name="session", label="session `techniques` (busiest sessions)", scope=scope("session"),
-             bodies=per_id("session", "session"), expect='"techniques":[{', floor="session",
+             bodies=per_id("SessionTechniques", "session"), expect='"techniques":[{', floor="session",
              opname="SessionTechniques"),
         dict(name="campaign", label="campaign `techniques`, largest campaign",
              scope=scope("campaign") + f", {ids['campaign']['identities']} identities",
-             bodies=per_id("campaign", "campaign"), expect='"techniques":[{', floor="campaign",
+             bodies=per_id("CampaignTechniques", "campaign"), expect='"techniques":[{', floor="campaign",
              opname="CampaignTechniques"),
         dict(name="fleet", label="`fleetTechniques`", scope=f"{ids['fleet']['tags']:,} tags",
-             bodies=[body(Q["fleet"])], expect='"techniqueId"', floor="fleet", opname="FleetTechniques"),
+             bodies=[body("FleetTechniques")], expect='"techniqueId"', floor="fleet", opname="FleetTechniques"),
         dict(name="inspector", label="inspector, identity scope, `limit: 200`",
              scope=f"most-tagged identity, {insp['technique_id']} ({insp['technique_tags']:,} tags)",
-             bodies=[body(Q["inspector"], {"id": insp["ids"][0], "technique": insp["technique_id"]})],
+             bodies=[body("Inspect", {"id": insp["ids"][0], "technique": insp["technique_id"]})],
              expect='"uuid"', floor="inspector", opname="Inspect"),
         dict(name="attackers_page", label="page of 100 attackers + `techniques` + `identity { techniques }`",
-             scope=f"{len(cursors)} pages", bodies=[body(Q["page"], {"first": 100, "after": c}) for c in cursors],
+             scope=f"{len(cursors)} pages", bodies=[body("AttackersPage", {"first": 100, "after": c}) for c in cursors],
              expect='"nodes":[{', floor="attackers_page", opname="AttackersPage"),
         dict(name="attackers_page_1", label="the same page with 1 (clustered) attacker, for its statement count",
-             scope=f"{len(cursors)} pages", bodies=[body(Q["page"], {"first": 1, "after": c}) for c in ids["attackers_page"]["after_one"]],
+             scope=f"{len(cursors)} pages", bodies=[body("AttackersPage", {"first": 1, "after": c}) for c in ids["attackers_page"]["after_one"]],
              expect='"nodes":[{', floor=None, opname="AttackersPage"),
         dict(name="typename", label="`{ __typename }` (framework floor)", scope="no SQL",
-             bodies=[body(Q["typename"])], expect='"__typename":"Query"', floor=None, opname="Typename"),
+             bodies=[body("Typename")], expect='"__typename":"Query"', floor=None, opname="Typename"),
     ]
     if a.ops:
         wanted = set(a.ops.split(","))
