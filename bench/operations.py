@@ -112,3 +112,11 @@ def operations(ids: dict, a) -> list[dict]:
         wanted = set(a.ops.split(","))
         ops = [o for o in ops if o["name"] in wanted]
     return ops
+
+
+def insert_operation(a) -> dict:
+    """insertTags with --insert-batch fresh tags per request: a template whose @@P@@
+    markers wrk replaces on every request, rather than bodies."""
+    return dict(name="insert_tags", label=f"`insertTags`, {a.insert_batch} fresh tags per request",
+                scope=f"{a.insert_batch} tags/request", template=insert_template(a.insert_batch),
+                expect=f'"inserted":{a.insert_batch}', floor=None, opname="InsertTags")

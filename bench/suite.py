@@ -11,7 +11,7 @@ from pathlib import Path
 from common import OUT, ROOT, TTPGRAPH, helper, log, run
 from fleet import database_url, ensure_fleet, ensure_ids
 from measure import floor_op, http_op
-from operations import insert_template, operations
+from operations import insert_operation, operations
 from report import report
 from sampling import find_pid
 from server import Server, free_port
@@ -71,9 +71,7 @@ def bench_dialect(dialect: str, a) -> Path:
             log(f"  → {r['calls']} calls, p50 {r['p50_ms']:.0f} ms")
             ctx["floors"]["export"] = r
         if not a.ops or "insert_tags" in a.ops.split(","):
-            op = dict(name="insert_tags", label=f"`insertTags`, {a.insert_batch} fresh tags per request",
-                      scope=f"{a.insert_batch} tags/request", template=insert_template(a.insert_batch),
-                      expect=f'"inserted":{a.insert_batch}', floor=None, opname="InsertTags")
+            op = insert_operation(a)
             log(f"\n[{dialect}] insert_tags: {op['label']}")
             op["result"] = http_op(server, op, out_dir, db_pid, a, nonce)
             ctx["ops"].append(op)
