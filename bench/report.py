@@ -1,0 +1,170 @@
+"""The markdown report of one dialect's run, from its results (also re-rendered from a
+results.json by `--report`), with DECNET's figures and the targets beside ours."""
+
+from __future__ import annotations
+
+import os
+import statistics
+
+# DECNET's figures from issue 5 (ms per call unless noted), SQLite / MariaDB.
+DECNET = {
+    "identity_median": {"sqlite": (1.9, 412.0), "mysql": (1001.0, 1.7)},
+    "identity_max": {"sqlite": (13.7, None), "mysql": (1251.0, None)},
+    "attacker": {"sqlite": (1.9, None), "mysql": (1.9, None)},
+    "session": {"sqlite": (1.7, None), "mysql": (1.8, None)},
+    "campaign": {"sqlite": (3.1, None), "mysql": (6.2, None)},
+    "fleet": {"sqlite": (1664.0, None), "mysql": (926.0, None)},
+    "inspector": {"sqlite": (39.0, None), "mysql": (105.0, None)},
+}
+DECNET_INSPECTOR_RANGE = {"sqlite": "39–166", "mysql": "105–570"}
+DECNET_EXPORT_MS = {"sqlite": 6382.0, "mysql": 7927.0}
+DECNET_INSERT_TAGS_S = {"sqlite": 1802.0, "mysql": 2326.0}
+
+
+def ms(x) -> str:
+    if x is None or x != x:
+        return "–"
+    if x >= 100:
+        return f"{x:,.0f} ms"
+    if x >= 10:
+        return f"{x:.1f} ms"
+    return f"{x:.2f} ms"
+
+
+def num(x, digits=1) -> str:
+    if x is None or x != x:
+        return "–"
+    return f"{x:,.{digits}f}"
+
+
+def mark(ok) -> str:
+    return "–" if ok is None else ("✅" if ok else "❌")
+
+
+def report(dialect: str, ctx: dict, a) -> str:
+    ops, floors, ids, stamp = ctx["ops"], ctx["floors"], ctx["ids"], ctx["stamp"]
+    L = []
+    name = {"sqlite": "SQLite", "mysql": "MariaDB"}[dialect]
+    L.append(f"## {name} — {ctx['when']}")
+    L.append("")
+    L.append(f"Fleet: {stamp['demo_summary']}  ")
+    L.append(f"Stored tag rows: {stamp['tag_rows']:,}; sessions with tags: {ids['fleet']['sessions_with_tags']:,}; "
+             f"`demo` took {stamp['demo_seconds']:.1f} s (built {stamp['built_at']}"
+             f"{', reused' if stamp['reused'] else ''}).  ")
+    L.append(f"Machine: {os.cpu_count()} cores; load average at start {ctx['loadavg']}; "
+             f"concurrency {a.concurrency} (wrk -t{min(a.wrk_threads, a.concurrency)} -c{a.concurrency}), "
+             f"{a.warmup:g} s warm-up + {a.duration:g} s per operation (stretched up to {a.max_duration} s for slow "
+             f"operations: see *window* below); git {ctx['git']}.")
+    L.append("")
+    L.append("| operation | req/s | p50 | p99 | errors | SQL/request | raw-SQL p50 | ratio |")
+    L.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for o in ops:
+        r = o["result"]
+        f = floors.get(o["name"])
+        ratio = (r["p50_us"] / 1000) / f["p50_ms"] if f and f["p50_ms"] else None
+        ratio_text = f"{num(ratio, 2)}×" if ratio else "–"
+        if ratio and r["errors"]:
+            ratio_text = "– (errors)"  # failed requests end early: their latency says nothing
+        label = o["label"]
+        if o["name"] == "insert_tags":
+            label += f" — **{r['rps'] * a.insert_batch:,.0f} tags/s**"
+        L.append(f"| {label} | {num(r['rps'])} | {ms(r['p50_us'] / 1000)} | {ms(r['p99_us'] / 1000)} | "
+                 f"{r['errors']} | {num(r['sql_per_request'], 2)} | {ms(f['p50_ms']) if f else '–'} | "
+                 f"{ratio_text} |")
+    L.append("")
+    L.append("Store inserts (`Store::insert_tags`, fresh tags, no HTTP/GraphQL):")
+    L.append("")
+    L.append("| batch | writers | tags/s | p50 per call | p99 per call | errors |")
+    L.append("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for s in ctx["store_inserts"]:
+        L.append(f"| {s['batch']:,} | {s['concurrency']} | {s['tags_per_s']:,.0f} | {ms(s['p50_ms'])} | "
+                 f"{ms(s['p99_ms'])} | {s['errors']} |")
+    L.append("")
+    rt = ctx["ready"]
+    L.append(f"Ready time (spawn → first 200 on `/readyz`, {len(rt)} starts on the existing fleet): "
+             f"median **{statistics.median(rt) * 1000:.0f} ms** (min {min(rt) * 1000:.0f}, max {max(rt) * 1000:.0f}).  ")
+    L.append(f"Server RSS: **{ctx['hwm']:.1f} MiB peak (VmHWM)** over the whole run; {ctx['rss_idle']:.1f} MiB "
+             f"idle after start; {ctx['rss_reads']:.1f} MiB max during the read operations, "
+             f"{ctx['rss_insert']:.1f} MiB during insertTags. Of the RSS, anonymous memory (heap, caches) peaked "
+             f"at {ctx['anon_max']:.1f} MiB; the rest is file-backed (the binary; SQLite's "
+             f"`mmap_size` is 0); at the end: {ctx['end_status']}.  ")
+    if "export" in floors:
+        e = floors["export"]
+        L.append(f"Export rollup (store only, one caller — there is no GraphQL field): p50 {ms(e['p50_ms'])} "
+                 f"(DECNET {DECNET_EXPORT_MS[dialect]:,.0f} ms).  ")
+    L.append(f"Cleanup of the benchmark's {ctx['cleanup']['deleted']:,} tags: {ctx['cleanup']['seconds']:.1f} s.")
+    L.append("")
+    L.append("Where the time goes (CPU in cores, averaged over the measured window; the machine is "
+             "shared, so *machine busy* includes other tenants):")
+    L.append("")
+    L.append("| operation | scope | window | 1 request alone | server CPU | wrk CPU | DB server CPU | machine busy | RSS max (anon) | "
+             "SQL/request under load | raw calls/s | raw p99 | body |")
+    L.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for o in ops:
+        r = o["result"]
+        f = floors.get(o["name"])
+        db = "in-process" if dialect == "sqlite" else num(r["db_cores"], 2)
+        L.append(f"| {o['name']} | {o['scope']} | {r['warmup_s']} + {r['window_s']} s | {ms(r['single_ms'])} | "
+                 f"{num(r['server_cores'], 2)} | {num(r['children_cores'], 2)} | "
+                 f"{db} | {num(r['machine_busy'] * 100, 0)} % | {num(r['rss_max_mib'])} ({num(r['anon_max_mib'])}) MiB | "
+                 f"{num(r['sql_per_request_load'], 2)} | {num(f['rps']) if f else '–'} | "
+                 f"{ms(f['p99_ms']) if f else '–'} | {r['response_bytes']:,} B |")
+    L.append("")
+    L.append(targets(dialect, ctx, a))
+    return "\n".join(L) + "\n"
+
+
+def targets(dialect: str, ctx: dict, a) -> str:
+    by = {o["name"]: o["result"] for o in ctx["ops"]}
+    floors = ctx["floors"]
+    L = ["Against DECNET and the 10× targets (DECNET's throughput is its figure where the issue gives one, "
+         "else 1/latency of one caller):", "",
+         "| operation | DECNET | ttpgraph p50 / p99 (16 callers) | 1 request alone | ttpgraph req/s | ≥ 10× throughput | lower latency (p50) | other target |",
+         "| --- | ---: | ---: | ---: | ---: | :---: | :---: | --- |"]
+    for k, (lat, tput) in ((k, v[dialect]) for k, v in DECNET.items()):
+        r = by.get(k)
+        if not r:
+            continue
+        base = tput if tput else 1000.0 / lat
+        p50, p99 = r["p50_us"] / 1000, r["p99_us"] / 1000
+        dec = f"{DECNET_INSPECTOR_RANGE[dialect]} ms" if k == "inspector" else ms(lat)
+        if tput:
+            dec += f", {tput:g} calls/s"
+        other = []
+        if k.startswith("identity"):
+            other.append(f"p99 ≤ 10 ms {mark(p99 <= 10)}")
+        if k in ("identity_max", "campaign", "fleet", "inspector") and k in floors:
+            ratio = p50 / floors[k]["p50_ms"]
+            other.append(f"≤ 1.5× raw SQL ({ratio:.2f}×) {mark(ratio <= 1.5 if not r['errors'] else None)}")
+        if r["errors"]:
+            other.append(f"{r['errors']} errors ❌")
+        L.append(f"| {k} | {dec} | {ms(p50)} / {ms(p99)} | {ms(r['single_ms'])} | {num(r['rps'])} | "
+                 f"{mark(r['rps'] >= 10 * base)} (needs {10 * base:,.1f}) | {mark(p50 < lat)} | {'; '.join(other)} |")
+    if "attackers_page" in by:
+        r = by["attackers_page"]
+        one = by.get("attackers_page_1")
+        same = one is not None and r["sql_per_request"] == one["sql_per_request"]
+        L.append(f"| 100-attacker page | – | {ms(r['p50_us'] / 1000)} / {ms(r['p99_us'] / 1000)} | {ms(r['single_ms'])} | "
+                 f"{num(r['rps'])} | – | – | "
+                 f"p50 ≤ 30 ms {mark(r['p50_us'] / 1000 <= 30)}; statements {r['sql_per_request']:g} vs "
+                 f"{format(one['sql_per_request'], 'g') if one else '?'} for 1 attacker {mark(same if one else None)} |")
+    if "insert_tags" in by:
+        r = by["insert_tags"]
+        tags = r["rps"] * a.insert_batch
+        L.append(f"| insertTags, batches of {a.insert_batch} | {DECNET_INSERT_TAGS_S[dialect]:,.0f} tags/s | "
+                 f"{ms(r['p50_us'] / 1000)} / {ms(r['p99_us'] / 1000)} | {ms(r['single_ms'])} | {tags:,.0f} tags/s | "
+                 f"{mark(tags >= 10 * DECNET_INSERT_TAGS_S[dialect])} | – | ≥ 20,000 tags/s {mark(tags >= 20000)} |")
+    for s in ctx["store_inserts"]:
+        L.append(f"| store insert_tags, batch {s['batch']:,} × {s['concurrency']} | "
+                 f"{DECNET_INSERT_TAGS_S[dialect]:,.0f} tags/s | {ms(s['p50_ms'])} / {ms(s['p99_ms'])} | – | "
+                 f"{s['tags_per_s']:,.0f} tags/s | {mark(s['tags_per_s'] >= 10 * DECNET_INSERT_TAGS_S[dialect])} | – | "
+                 f"≥ 100,000 tags/s {mark(s['tags_per_s'] >= 100000)} |")
+    if "export" in floors:
+        e = floors["export"]
+        L.append(f"| export rollup (store only, 1 caller) | {DECNET_EXPORT_MS[dialect]:,.0f} ms | {ms(e['p50_ms'])} / "
+                 f"{ms(e['p99_ms'])} | {ms(e['p50_ms'])} | {num(e['rps'], 2)} | {mark(e['rps'] >= 10 * 1000 / DECNET_EXPORT_MS[dialect])} | "
+                 f"{mark(e['p50_ms'] < DECNET_EXPORT_MS[dialect])} | |")
+    rt = statistics.median(ctx["ready"]) * 1000
+    L.append(f"| ready time | – | {rt:.0f} ms | – | – | – | – | ≤ 200 ms {mark(rt <= 200)} |")
+    L.append(f"| server RSS (VmHWM) | – | {ctx['hwm']:.1f} MiB | – | – | – | – | ≤ 150 MB {mark(ctx['hwm'] * 1.048576 <= 150)} |")
+    return "\n".join(L) + "\n"
