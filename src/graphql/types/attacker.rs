@@ -39,6 +39,15 @@ impl AttackerNode {
             .load_one(AttackerRow(self.id.clone()))
             .await?)
     }
+
+    /// One value of DECNET's row (null when there is no row or no value).
+    async fn field<T>(
+        &self,
+        ctx: &Context<'_>,
+        f: impl FnOnce(Attacker) -> Option<T>,
+    ) -> Result<Option<T>> {
+        Ok(self.row(ctx).await?.and_then(f))
+    }
 }
 
 /// Cursor of an attacker's raw tags: the last row's time and uuid.
@@ -61,35 +70,24 @@ impl AttackerNode {
     }
     /// Source IP address.
     async fn ip(&self, ctx: &Context<'_>) -> Result<Option<String>> {
-        Ok(self.row(ctx).await?.and_then(|r| r.ip))
+        self.field(ctx, |r| r.ip).await
     }
     /// First event from this IP.
     async fn first_seen(&self, ctx: &Context<'_>) -> Result<Option<DateTime>> {
-        Ok(self
-            .row(ctx)
-            .await?
-            .and_then(|r| r.first_seen)
-            .map(Into::into))
+        self.field(ctx, |r| r.first_seen.map(Into::into)).await
     }
     /// Latest event from this IP.
     async fn last_seen(&self, ctx: &Context<'_>) -> Result<Option<DateTime>> {
-        Ok(self
-            .row(ctx)
-            .await?
-            .and_then(|r| r.last_seen)
-            .map(Into::into))
+        self.field(ctx, |r| r.last_seen.map(Into::into)).await
     }
     /// Events recorded for this IP.
     async fn event_count(&self, ctx: &Context<'_>) -> Result<Option<i64>> {
-        Ok(self.row(ctx).await?.and_then(|r| r.event_count))
+        self.field(ctx, |r| r.event_count).await
     }
     /// The identity DECNET clustered it into (null until clustered).
     async fn identity(&self, ctx: &Context<'_>) -> Result<Option<IdentityNode>> {
-        Ok(self
-            .row(ctx)
-            .await?
-            .and_then(|r| r.identity_id)
-            .map(|id| IdentityNode { id }))
+        self.field(ctx, |r| r.identity_id.map(|id| IdentityNode { id }))
+            .await
     }
     /// Techniques of this IP's tags (identity-rollup tags excluded).
     #[graphql(complexity = "cost::rows(cost::SCOPE_ROWS, child_complexity)")]

@@ -24,6 +24,15 @@ impl CampaignNode {
             .load_one(CampaignRow(self.id.clone()))
             .await?)
     }
+
+    /// One value of DECNET's row (null when there is no row or no value).
+    async fn field<T>(
+        &self,
+        ctx: &Context<'_>,
+        f: impl FnOnce(Campaign) -> Option<T>,
+    ) -> Result<Option<T>> {
+        Ok(self.row(ctx).await?.and_then(f))
+    }
 }
 
 /// A campaign: identities DECNET believes act together.
@@ -39,35 +48,24 @@ impl CampaignNode {
     }
     /// First observation.
     async fn first_seen_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime>> {
-        Ok(self
-            .row(ctx)
-            .await?
-            .and_then(|r| r.first_seen_at)
-            .map(Into::into))
+        self.field(ctx, |r| r.first_seen_at.map(Into::into)).await
     }
     /// Latest observation.
     async fn last_seen_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime>> {
-        Ok(self
-            .row(ctx)
-            .await?
-            .and_then(|r| r.last_seen_at)
-            .map(Into::into))
+        self.field(ctx, |r| r.last_seen_at.map(Into::into)).await
     }
     /// DECNET's linking confidence.
     async fn confidence(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        Ok(self.row(ctx).await?.and_then(|r| r.confidence).map(|c| c.0))
+        self.field(ctx, |r| r.confidence.map(|c| c.0)).await
     }
     /// Identities DECNET counts in it.
     async fn identity_count(&self, ctx: &Context<'_>) -> Result<Option<i64>> {
-        Ok(self.row(ctx).await?.and_then(|r| r.identity_count))
+        self.field(ctx, |r| r.identity_count).await
     }
     /// The campaign this one was soft-merged into.
     async fn merged_into(&self, ctx: &Context<'_>) -> Result<Option<CampaignNode>> {
-        Ok(self
-            .row(ctx)
-            .await?
-            .and_then(|r| r.merged_into_uuid)
-            .map(|id| CampaignNode { id }))
+        self.field(ctx, |r| r.merged_into_uuid.map(|id| CampaignNode { id }))
+            .await
     }
     /// Its identities (including merged ones, which keep their tags).
     #[graphql(complexity = "cost::rows(cost::SCOPE_ROWS, child_complexity)")]

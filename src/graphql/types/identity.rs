@@ -29,6 +29,15 @@ impl IdentityNode {
             .load_one(IdentityRow(self.id.clone()))
             .await?)
     }
+
+    /// One value of DECNET's row (null when there is no row or no value).
+    async fn field<T>(
+        &self,
+        ctx: &Context<'_>,
+        f: impl FnOnce(Identity) -> Option<T>,
+    ) -> Result<Option<T>> {
+        Ok(self.row(ctx).await?.and_then(f))
+    }
 }
 
 /// An attacker identity: one actor behind one or more IPs.
@@ -44,43 +53,29 @@ impl IdentityNode {
     }
     /// First observation of any of its attackers.
     async fn first_seen_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime>> {
-        Ok(self
-            .row(ctx)
-            .await?
-            .and_then(|r| r.first_seen_at)
-            .map(Into::into))
+        self.field(ctx, |r| r.first_seen_at.map(Into::into)).await
     }
     /// Latest observation.
     async fn last_seen_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime>> {
-        Ok(self
-            .row(ctx)
-            .await?
-            .and_then(|r| r.last_seen_at)
-            .map(Into::into))
+        self.field(ctx, |r| r.last_seen_at.map(Into::into)).await
     }
     /// DECNET's clustering confidence.
     async fn confidence(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        Ok(self.row(ctx).await?.and_then(|r| r.confidence).map(|c| c.0))
+        self.field(ctx, |r| r.confidence.map(|c| c.0)).await
     }
     /// Events attributed to it.
     async fn observation_count(&self, ctx: &Context<'_>) -> Result<Option<i64>> {
-        Ok(self.row(ctx).await?.and_then(|r| r.observation_count))
+        self.field(ctx, |r| r.observation_count).await
     }
     /// The campaign DECNET linked it to.
     async fn campaign(&self, ctx: &Context<'_>) -> Result<Option<CampaignNode>> {
-        Ok(self
-            .row(ctx)
-            .await?
-            .and_then(|r| r.campaign_id)
-            .map(|id| CampaignNode { id }))
+        self.field(ctx, |r| r.campaign_id.map(|id| CampaignNode { id }))
+            .await
     }
     /// The identity this one was soft-merged into (TTP rollups do not follow merges).
     async fn merged_into(&self, ctx: &Context<'_>) -> Result<Option<IdentityNode>> {
-        Ok(self
-            .row(ctx)
-            .await?
-            .and_then(|r| r.merged_into_uuid)
-            .map(|id| IdentityNode { id }))
+        self.field(ctx, |r| r.merged_into_uuid.map(|id| IdentityNode { id }))
+            .await
     }
     /// The surviving identity at the end of the merge chain (at most 8 hops); itself when
     /// not merged, null when DECNET has no row.
