@@ -1,11 +1,15 @@
 //! Query plans, for the test that keeps every scoped query on an index. Dialect-specific
 //! by nature: SQLite's `EXPLAIN QUERY PLAN` and MySQL's `EXPLAIN` differ in shape.
 
+use sqlx::mysql::MySql;
+use sqlx::sqlite::Sqlite;
 use sqlx::{AssertSqlSafe, Row};
 
+use super::Store;
 use super::arg::Arg;
 use super::error::Result;
-use super::{Pool, Store};
+use super::exec::bind;
+use super::pool::Pool;
 
 /// One step of a plan, reduced to what the scan check needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,11 +27,8 @@ impl Store {
     pub async fn explain(&self, sql: &str, args: Vec<Arg>) -> Result<Vec<PlanStep>> {
         match &self.pool {
             Pool::Sqlite(p) => {
-                let mut q = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
-                for a in args {
-                    q = q.bind(a);
-                }
-                let rows = q.fetch_all(p).await?;
+                let q = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
+                let rows = bind::<Sqlite>(q, args).fetch_all(p).await?;
                 Ok(rows
                     .iter()
                     .map(|r| {
@@ -45,11 +46,8 @@ impl Store {
                     .collect())
             }
             Pool::MySql(p) => {
-                let mut q = sqlx::query(AssertSqlSafe(format!("EXPLAIN {sql}")));
-                for a in args {
-                    q = q.bind(a);
-                }
-                let rows = q.fetch_all(p).await?;
+                let q = sqlx::query(AssertSqlSafe(format!("EXPLAIN {sql}")));
+                let rows = bind::<MySql>(q, args).fetch_all(p).await?;
                 Ok(rows
                     .iter()
                     .map(|r| {

@@ -17,8 +17,9 @@ use super::dialect::Dialect;
 use super::error::Result;
 use super::evidence::to_python_json;
 use super::models::{InsertOutcome, NewTag};
+use super::pool::Pool;
 use super::validate::validate_tag;
-use super::{CONFIDENCE_FLOOR, Pool, Store, StoreError};
+use super::{CONFIDENCE_FLOOR, Store, StoreError};
 
 /// DECNET's `ttp_tag` columns in insert order.
 pub const TAG_COLUMNS: &str = "uuid, source_kind, source_id, attacker_uuid, identity_uuid, session_id, \
