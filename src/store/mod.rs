@@ -18,6 +18,7 @@
 
 pub mod arg;
 pub mod codec;
+mod columns;
 pub mod context;
 mod context_write;
 pub mod dialect;
