@@ -8,31 +8,29 @@ use super::exec::AnyRow;
 use super::models::{Attacker, Campaign, CanaryTrigger, Identity};
 
 /// DECNET's `ttp_tag` columns ttpgraph reads and writes, in insert order.
-pub(super) const TAG_COLUMNS: [&str; 17] = [
-    "uuid",
-    "source_kind",
-    "source_id",
-    "attacker_uuid",
-    "identity_uuid",
-    "session_id",
-    "decky_id",
-    "tactic",
-    "technique_id",
-    "sub_technique_id",
-    "confidence",
-    "rule_id",
-    "rule_version",
-    "evidence",
-    "attack_release",
-    "mitre_url",
-    "created_at",
-];
+pub(super) const TAG_COLUMNS: &str = r"uuid, source_kind, source_id,
+    attacker_uuid, identity_uuid, session_id, decky_id,
+    tactic, technique_id, sub_technique_id, confidence,
+    rule_id, rule_version, evidence, attack_release, mitre_url, created_at";
+
+/// How many columns a comma-separated list names (usable in array lengths).
+pub(super) const fn column_count(list: &str) -> usize {
+    let b = list.as_bytes();
+    let (mut i, mut n) = (0, 1);
+    while i < b.len() {
+        if b[i] == b',' {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
 
 /// [`TAG_COLUMNS`] of the alias `t`, for `SELECT`s that join.
 pub(super) static TAG_SELECT: LazyLock<String> = LazyLock::new(|| {
     TAG_COLUMNS
-        .iter()
-        .map(|c| format!("t.{c}"))
+        .split(',')
+        .map(|c| format!("t.{}", c.trim()))
         .collect::<Vec<_>>()
         .join(", ")
 });
@@ -41,27 +39,17 @@ pub(super) static TAG_SELECT: LazyLock<String> = LazyLock::new(|| {
 /// struct: its name, its key and the columns ttpgraph knows (DECNET has more).
 pub(super) trait Table: AnyRow {
     const NAME: &'static str;
-    const COLUMNS: &'static [&'static str];
+    /// Comma-separated, for `SELECT` and `INSERT` lists.
+    const COLUMNS: &'static str;
     /// What a page lists: rows not merged away, where the table has soft merges.
     const LISTED: &'static str = "1 = 1";
     fn uuid(&self) -> &str;
-    /// `COLUMNS` joined for a `SELECT`.
-    fn select_list() -> String {
-        Self::COLUMNS.join(", ")
-    }
 }
 
 impl Table for Attacker {
     const NAME: &'static str = "attackers";
-    const COLUMNS: &'static [&'static str] = &[
-        "uuid",
-        "ip",
-        "identity_id",
-        "first_seen",
-        "last_seen",
-        "event_count",
-        "commands",
-    ];
+    const COLUMNS: &'static str =
+        "uuid, ip, identity_id, first_seen, last_seen, event_count, commands";
     fn uuid(&self) -> &str {
         &self.uuid
     }
@@ -69,15 +57,7 @@ impl Table for Attacker {
 
 impl Table for Identity {
     const NAME: &'static str = "attacker_identities";
-    const COLUMNS: &'static [&'static str] = &[
-        "uuid",
-        "campaign_id",
-        "first_seen_at",
-        "last_seen_at",
-        "confidence",
-        "observation_count",
-        "merged_into_uuid",
-    ];
+    const COLUMNS: &'static str = "uuid, campaign_id, first_seen_at, last_seen_at, confidence, observation_count, merged_into_uuid";
     const LISTED: &'static str = "merged_into_uuid IS NULL";
     fn uuid(&self) -> &str {
         &self.uuid
@@ -86,14 +66,8 @@ impl Table for Identity {
 
 impl Table for Campaign {
     const NAME: &'static str = "campaigns";
-    const COLUMNS: &'static [&'static str] = &[
-        "uuid",
-        "first_seen_at",
-        "last_seen_at",
-        "confidence",
-        "identity_count",
-        "merged_into_uuid",
-    ];
+    const COLUMNS: &'static str =
+        "uuid, first_seen_at, last_seen_at, confidence, identity_count, merged_into_uuid";
     const LISTED: &'static str = "merged_into_uuid IS NULL";
     fn uuid(&self) -> &str {
         &self.uuid
@@ -102,15 +76,8 @@ impl Table for Campaign {
 
 impl Table for CanaryTrigger {
     const NAME: &'static str = "canary_triggers";
-    const COLUMNS: &'static [&'static str] = &[
-        "uuid",
-        "token_uuid",
-        "occurred_at",
-        "src_ip",
-        "user_agent",
-        "request_path",
-        "attacker_id",
-    ];
+    const COLUMNS: &'static str =
+        "uuid, token_uuid, occurred_at, src_ip, user_agent, request_path, attacker_id";
     fn uuid(&self) -> &str {
         &self.uuid
     }

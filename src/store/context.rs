@@ -77,7 +77,7 @@ impl Store {
         }
         let sql = format!(
             "SELECT {} FROM {} WHERE uuid IN ({})",
-            T::select_list(),
+            T::COLUMNS,
             T::NAME,
             placeholders(ids.len())
         );
@@ -99,7 +99,7 @@ impl Store {
         }
         let sql = format!(
             "SELECT {} FROM {} WHERE {parent} IN ({}) ORDER BY uuid",
-            T::select_list(),
+            T::COLUMNS,
             T::NAME,
             placeholders(ids.len())
         );
@@ -123,7 +123,7 @@ impl Store {
         args.push(Arg::Int(limit));
         let sql = format!(
             "SELECT {} FROM {} WHERE {}{cond} ORDER BY uuid LIMIT ?",
-            T::select_list(),
+            T::COLUMNS,
             T::NAME,
             T::LISTED
         );

@@ -3,7 +3,7 @@
 
 use super::Store;
 use super::arg::{Arg, placeholders};
-use super::columns::Table;
+use super::columns::{Table, column_count};
 use super::error::Result;
 use super::models::{Attacker, Campaign, CanaryTrigger, Identity};
 
@@ -15,16 +15,13 @@ impl Store {
     /// [`MAX_PARAMS`] parameters.
     async fn insert_table<T: InsertRow>(&self, rows: &[T]) -> Result<u64> {
         let (head, tail) = self.dialect().insert_or_ignore();
-        let one = format!("({})", placeholders(T::COLUMNS.len()));
-        let per = (MAX_PARAMS / T::COLUMNS.len()).max(1);
+        let width = column_count(T::COLUMNS);
+        let one = format!("({})", placeholders(width));
+        let per = (MAX_PARAMS / width).max(1);
         let mut n = 0;
         for chunk in rows.chunks(per) {
             let values = vec![one.as_str(); chunk.len()].join(", ");
-            let sql = format!(
-                "{head} {} ({}) VALUES {values}{tail}",
-                T::NAME,
-                T::select_list()
-            );
+            let sql = format!("{head} {} ({}) VALUES {values}{tail}", T::NAME, T::COLUMNS);
             let args = chunk.iter().flat_map(InsertRow::values).collect();
             n += self.execute(sql, args).await?;
         }

@@ -45,7 +45,7 @@ impl Store {
     ) -> BoxStream<'_, Result<AttackerCommands>> {
         let sql = format!(
             "SELECT {} FROM attackers WHERE last_seen >= ? ORDER BY last_seen, uuid",
-            Attacker::select_list()
+            Attacker::COLUMNS
         );
         self.fetch_stream::<Attacker>(sql, vec![Arg::Time(since)])
             .try_filter_map(|a| async move { Ok(decode_commands(a)) })
@@ -56,7 +56,7 @@ impl Store {
     pub fn canary_triggers_since(&self, since: Timestamp) -> BoxStream<'_, Result<CanaryTrigger>> {
         let sql = format!(
             "SELECT {} FROM canary_triggers WHERE occurred_at >= ? ORDER BY occurred_at, uuid",
-            CanaryTrigger::select_list()
+            CanaryTrigger::COLUMNS
         );
         self.fetch_stream(sql, vec![Arg::Time(since)])
     }

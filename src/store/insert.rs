@@ -13,7 +13,7 @@ use sqlx::sqlite::Sqlite;
 
 use super::arg::Arg;
 use super::codec::{Confidence, Timestamp};
-use super::columns::TAG_COLUMNS;
+use super::columns::{TAG_COLUMNS, column_count};
 use super::dialect::Dialect;
 use super::error::Result;
 use super::evidence::to_python_json;
@@ -22,7 +22,7 @@ use super::pool::Pool;
 use super::validate::validate_tag;
 use super::{CONFIDENCE_FLOOR, Store, StoreError};
 
-const COLUMN_COUNT: usize = TAG_COLUMNS.len();
+const COLUMN_COUNT: usize = column_count(TAG_COLUMNS);
 
 /// Rows per statement: 17 000 bind parameters, under SQLite's 32 766 and MySQL's 65 535.
 pub const INSERT_CHUNK_ROWS: usize = 1000;
@@ -60,11 +60,11 @@ static FULL_CHUNK_SQL: LazyLock<[String; 2]> = LazyLock::new(|| {
 fn insert_sql(dialect: Dialect, rows: usize) -> String {
     let (head, tail) = dialect.insert_or_ignore();
     let one = format!("({})", super::arg::placeholders(COLUMN_COUNT));
-    let columns = TAG_COLUMNS.join(", ");
-    let mut sql = String::with_capacity(64 + columns.len() + rows * (one.len() + 2) + tail.len());
+    let mut sql =
+        String::with_capacity(64 + TAG_COLUMNS.len() + rows * (one.len() + 2) + tail.len());
     sql.push_str(head);
     sql.push_str(" ttp_tag (");
-    sql.push_str(&columns);
+    sql.push_str(TAG_COLUMNS);
     sql.push_str(") VALUES ");
     for i in 0..rows {
         if i > 0 {
