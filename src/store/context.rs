@@ -8,13 +8,9 @@ use sqlx::FromRow;
 
 use super::Store;
 use super::arg::{Arg, placeholders};
+use super::columns::Table;
 use super::error::Result;
 use super::models::{Attacker, Campaign, Identity};
-
-const ATTACKER_COLS: &str = "uuid, ip, identity_id, first_seen, last_seen, event_count, commands";
-const IDENTITY_COLS: &str = "uuid, campaign_id, first_seen_at, last_seen_at, confidence, observation_count, merged_into_uuid";
-const CAMPAIGN_COLS: &str =
-    "uuid, first_seen_at, last_seen_at, confidence, identity_count, merged_into_uuid";
 
 /// Soft merges are followed at most this many hops, as in DECNET.
 pub const MAX_MERGE_HOPS: i64 = 8;
@@ -74,40 +70,76 @@ fn id_args(ids: &[String]) -> Vec<Arg> {
 }
 
 impl Store {
-    pub async fn attackers_by_ids(&self, ids: &[String]) -> Result<HashMap<String, Attacker>> {
+    /// Rows of `T`'s table by uuid, in one statement.
+    async fn rows_by_ids<T: Table>(&self, ids: &[String]) -> Result<HashMap<String, T>> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
         let sql = format!(
-            "SELECT {ATTACKER_COLS} FROM attackers WHERE uuid IN ({})",
+            "SELECT {} FROM {} WHERE uuid IN ({})",
+            T::COLUMNS,
+            T::NAME,
             placeholders(ids.len())
         );
-        let rows: Vec<Attacker> = self.fetch_all(sql, id_args(ids)).await?;
-        Ok(rows.into_iter().map(|r| (r.uuid.clone(), r)).collect())
+        let rows: Vec<T> = self.fetch_all(sql, id_args(ids)).await?;
+        Ok(rows.into_iter().map(|r| (r.uuid().to_owned(), r)).collect())
+    }
+
+    /// Rows of `T`'s table whose `parent` column names one of `ids`, grouped by it in
+    /// uuid order; every id gets an entry.
+    async fn children_of<T: Table>(
+        &self,
+        parent: &str,
+        parent_of: impl Fn(&T) -> Option<&String>,
+        ids: &[String],
+    ) -> Result<HashMap<String, Vec<T>>> {
+        let mut out: HashMap<String, Vec<T>> = ids.iter().map(|i| (i.clone(), vec![])).collect();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {parent} IN ({}) ORDER BY uuid",
+            T::COLUMNS,
+            T::NAME,
+            placeholders(ids.len())
+        );
+        for row in self.fetch_all::<T>(sql, id_args(ids)).await? {
+            if let Some(v) = parent_of(&row).and_then(|p| out.get_mut(p)) {
+                v.push(row);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A page of `T`'s listed rows (see [`Table::LISTED`]) in uuid order, strictly after
+    /// `after`.
+    async fn page<T: Table>(&self, after: Option<&str>, limit: i64) -> Result<Vec<T>> {
+        let mut args = Vec::new();
+        let mut cond = String::new();
+        if let Some(a) = after {
+            cond.push_str(" AND uuid > ?");
+            args.push(Arg::Str(a.to_owned()));
+        }
+        args.push(Arg::Int(limit));
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {}{cond} ORDER BY uuid LIMIT ?",
+            T::COLUMNS,
+            T::NAME,
+            T::LISTED
+        );
+        self.fetch_all(sql, args).await
+    }
+
+    pub async fn attackers_by_ids(&self, ids: &[String]) -> Result<HashMap<String, Attacker>> {
+        self.rows_by_ids(ids).await
     }
 
     pub async fn identities_by_ids(&self, ids: &[String]) -> Result<HashMap<String, Identity>> {
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let sql = format!(
-            "SELECT {IDENTITY_COLS} FROM attacker_identities WHERE uuid IN ({})",
-            placeholders(ids.len())
-        );
-        let rows: Vec<Identity> = self.fetch_all(sql, id_args(ids)).await?;
-        Ok(rows.into_iter().map(|r| (r.uuid.clone(), r)).collect())
+        self.rows_by_ids(ids).await
     }
 
     pub async fn campaigns_by_ids(&self, ids: &[String]) -> Result<HashMap<String, Campaign>> {
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let sql = format!(
-            "SELECT {CAMPAIGN_COLS} FROM campaigns WHERE uuid IN ({})",
-            placeholders(ids.len())
-        );
-        let rows: Vec<Campaign> = self.fetch_all(sql, id_args(ids)).await?;
-        Ok(rows.into_iter().map(|r| (r.uuid.clone(), r)).collect())
+        self.rows_by_ids(ids).await
     }
 
     /// Attackers clustered into each identity, by uuid.
@@ -115,23 +147,8 @@ impl Store {
         &self,
         ids: &[String],
     ) -> Result<HashMap<String, Vec<Attacker>>> {
-        let mut out: HashMap<String, Vec<Attacker>> =
-            ids.iter().map(|i| (i.clone(), vec![])).collect();
-        if ids.is_empty() {
-            return Ok(out);
-        }
-        let sql = format!(
-            "SELECT {ATTACKER_COLS} FROM attackers WHERE identity_id IN ({}) ORDER BY uuid",
-            placeholders(ids.len())
-        );
-        for a in self.fetch_all::<Attacker>(sql, id_args(ids)).await? {
-            if let Some(i) = a.identity_id.clone()
-                && let Some(v) = out.get_mut(&i)
-            {
-                v.push(a);
-            }
-        }
-        Ok(out)
+        self.children_of("identity_id", |a: &Attacker| a.identity_id.as_ref(), ids)
+            .await
     }
 
     /// Identities of each campaign (merged ones included: they still carry tags).
@@ -139,23 +156,8 @@ impl Store {
         &self,
         ids: &[String],
     ) -> Result<HashMap<String, Vec<Identity>>> {
-        let mut out: HashMap<String, Vec<Identity>> =
-            ids.iter().map(|i| (i.clone(), vec![])).collect();
-        if ids.is_empty() {
-            return Ok(out);
-        }
-        let sql = format!(
-            "SELECT {IDENTITY_COLS} FROM attacker_identities WHERE campaign_id IN ({}) ORDER BY uuid",
-            placeholders(ids.len())
-        );
-        for i in self.fetch_all::<Identity>(sql, id_args(ids)).await? {
-            if let Some(c) = i.campaign_id.clone()
-                && let Some(v) = out.get_mut(&c)
-            {
-                v.push(i);
-            }
-        }
-        Ok(out)
+        self.children_of("campaign_id", |i: &Identity| i.campaign_id.as_ref(), ids)
+            .await
     }
 
     /// The subset of `ids` that at least one tag points at through `anchor`.
@@ -221,8 +223,8 @@ impl Store {
             return Ok(out);
         }
         let sql = format!(
-            "SELECT DISTINCT attacker_uuid AS k, session_id FROM ttp_tag \
-             WHERE attacker_uuid IN ({}) AND session_id IS NOT NULL",
+            r"SELECT DISTINCT attacker_uuid AS k, session_id FROM ttp_tag
+              WHERE attacker_uuid IN ({}) AND session_id IS NOT NULL",
             placeholders(ids.len())
         );
         for r in self.fetch_all::<AttackerSession>(sql, id_args(ids)).await? {
@@ -236,32 +238,17 @@ impl Store {
 
     /// A page of attackers in uuid order, strictly after `after`.
     pub async fn list_attackers(&self, after: Option<&str>, limit: i64) -> Result<Vec<Attacker>> {
-        let (cond, mut args) = after_cond(after);
-        args.push(Arg::Int(limit));
-        let sql = format!(
-            "SELECT {ATTACKER_COLS} FROM attackers WHERE 1 = 1{cond} ORDER BY uuid LIMIT ?"
-        );
-        self.fetch_all(sql, args).await
+        self.page(after, limit).await
     }
 
     /// A page of identities that were not merged away, in uuid order.
     pub async fn list_identities(&self, after: Option<&str>, limit: i64) -> Result<Vec<Identity>> {
-        let (cond, mut args) = after_cond(after);
-        args.push(Arg::Int(limit));
-        let sql = format!(
-            "SELECT {IDENTITY_COLS} FROM attacker_identities WHERE merged_into_uuid IS NULL{cond} ORDER BY uuid LIMIT ?"
-        );
-        self.fetch_all(sql, args).await
+        self.page(after, limit).await
     }
 
     /// A page of campaigns that were not merged away, in uuid order.
     pub async fn list_campaigns(&self, after: Option<&str>, limit: i64) -> Result<Vec<Campaign>> {
-        let (cond, mut args) = after_cond(after);
-        args.push(Arg::Int(limit));
-        let sql = format!(
-            "SELECT {CAMPAIGN_COLS} FROM campaigns WHERE merged_into_uuid IS NULL{cond} ORDER BY uuid LIMIT ?"
-        );
-        self.fetch_all(sql, args).await
+        self.page(after, limit).await
     }
 
     /// Follows `merged_into_uuid` from `id` (at most 8 hops) to the surviving row's uuid;
@@ -324,11 +311,4 @@ impl Store {
 struct Hop {
     survivor: String,
     depth: i64,
-}
-
-fn after_cond(after: Option<&str>) -> (String, Vec<Arg>) {
-    match after {
-        Some(a) => (" AND uuid > ?".into(), vec![Arg::Str(a.to_owned())]),
-        None => (String::new(), vec![]),
-    }
 }

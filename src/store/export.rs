@@ -8,6 +8,7 @@ use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 use super::Store;
 use super::arg::Arg;
 use super::codec::Timestamp;
+use super::columns::{Extreme, Source, Table, rollup_columns, rollup_group};
 use super::error::Result;
 use super::models::{Attacker, CanaryTrigger, ExportRollup};
 
@@ -16,14 +17,13 @@ impl Store {
     /// trigger-kept `ttp_attacker_rollup` (one row per attacker and technique), not a
     /// scan of every tag.
     pub async fn export_rollups(&self) -> Result<BTreeMap<String, Vec<ExportRollup>>> {
-        let rows: Vec<ExportRollup> = self
-            .fetch_all(
-                "SELECT attacker_uuid, technique_id, NULLIF(sub_key, '') AS sub_technique_id, MAX(tactic) AS tactic, \
-                 CAST(SUM(tag_count) AS SIGNED) AS count, MAX(confidence_max) AS confidence_max \
-                 FROM ttp_attacker_rollup WHERE tag_count > 0 GROUP BY attacker_uuid, technique_id, sub_key",
-                vec![],
-            )
-            .await?;
+        let sql = format!(
+            r"SELECT attacker_uuid, {} FROM ttp_attacker_rollup
+              WHERE tag_count > 0 GROUP BY attacker_uuid, {}",
+            rollup_columns(Source::Summary, "", &[Extreme::ConfidenceMax]),
+            rollup_group(Source::Summary, "")
+        );
+        let rows: Vec<ExportRollup> = self.fetch_all(sql, vec![]).await?;
         let mut out: BTreeMap<String, Vec<ExportRollup>> = BTreeMap::new();
         for r in rows {
             out.entry(r.attacker_uuid.clone()).or_default().push(r);
@@ -43,22 +43,22 @@ impl Store {
         &self,
         since: Timestamp,
     ) -> BoxStream<'_, Result<AttackerCommands>> {
-        self.fetch_stream::<Attacker>(
-            "SELECT uuid, ip, identity_id, first_seen, last_seen, event_count, commands FROM attackers \
-             WHERE last_seen >= ? ORDER BY last_seen, uuid",
-            vec![Arg::Time(since)],
-        )
-        .try_filter_map(|a| async move { Ok(decode_commands(a)) })
-        .boxed()
+        let sql = format!(
+            "SELECT {} FROM attackers WHERE last_seen >= ? ORDER BY last_seen, uuid",
+            Attacker::COLUMNS
+        );
+        self.fetch_stream::<Attacker>(sql, vec![Arg::Time(since)])
+            .try_filter_map(|a| async move { Ok(decode_commands(a)) })
+            .boxed()
     }
 
     /// Canary triggers fired since `since`, oldest first, streamed.
     pub fn canary_triggers_since(&self, since: Timestamp) -> BoxStream<'_, Result<CanaryTrigger>> {
-        self.fetch_stream(
-            "SELECT uuid, token_uuid, occurred_at, src_ip, user_agent, request_path, attacker_id \
-             FROM canary_triggers WHERE occurred_at >= ? ORDER BY occurred_at, uuid",
-            vec![Arg::Time(since)],
-        )
+        let sql = format!(
+            "SELECT {} FROM canary_triggers WHERE occurred_at >= ? ORDER BY occurred_at, uuid",
+            CanaryTrigger::COLUMNS
+        );
+        self.fetch_stream(sql, vec![Arg::Time(since)])
     }
 }
 

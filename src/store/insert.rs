@@ -13,18 +13,16 @@ use sqlx::sqlite::Sqlite;
 
 use super::arg::Arg;
 use super::codec::{Confidence, Timestamp};
+use super::columns::{TAG_COLUMNS, column_count};
 use super::dialect::Dialect;
 use super::error::Result;
 use super::evidence::to_python_json;
 use super::models::{InsertOutcome, NewTag};
+use super::pool::Pool;
 use super::validate::validate_tag;
-use super::{CONFIDENCE_FLOOR, Pool, Store, StoreError};
+use super::{CONFIDENCE_FLOOR, Store, StoreError};
 
-/// DECNET's `ttp_tag` columns in insert order.
-pub const TAG_COLUMNS: &str = "uuid, source_kind, source_id, attacker_uuid, identity_uuid, session_id, \
-     decky_id, tactic, technique_id, sub_technique_id, confidence, rule_id, rule_version, evidence, \
-     attack_release, mitre_url, created_at";
-const COLUMN_COUNT: usize = 17;
+const COLUMN_COUNT: usize = column_count(TAG_COLUMNS);
 
 /// Rows per statement: 17 000 bind parameters, under SQLite's 32 766 and MySQL's 65 535.
 pub const INSERT_CHUNK_ROWS: usize = 1000;

@@ -4,10 +4,12 @@
 use super::Store;
 use std::collections::HashMap;
 
-use super::arg::{Arg, placeholders};
+use super::arg::Arg;
 use super::codec::Timestamp;
+use super::columns::TAG_SELECT;
 use super::error::{Result, StoreError};
 use super::models::{DeckyPhase, Tag};
+use super::scope::{Ids, column_tags, identity_tags};
 
 /// Inspector limits (SPEC §3): default 200, allowed 1..=1000.
 pub const DEFAULT_INSPECTOR_LIMIT: i64 = 200;
@@ -21,46 +23,6 @@ pub enum InspectorScope {
     Identity,
     Attacker,
     Session,
-}
-
-const TAG_SELECT: &str = "t.uuid, t.source_kind, t.source_id, t.attacker_uuid, t.identity_uuid, t.session_id, \
-     t.decky_id, t.tactic, t.technique_id, t.sub_technique_id, t.confidence, t.rule_id, t.rule_version, \
-     t.evidence, t.attack_release, t.mitre_url, t.created_at";
-
-/// `FROM …` of the identity scope as a UNION ALL of two indexed branches (tags matching
-/// both are taken from the first only), each narrowed by `cond` on alias `t`.
-/// `cond_args` are appended once per branch.
-fn identity_scope_union(
-    select: &str,
-    cond: &str,
-    id: &str,
-    cond_args: &[Arg],
-    args: &mut Vec<Arg>,
-) -> String {
-    args.push(Arg::Str(id.to_owned()));
-    args.extend_from_slice(cond_args);
-    args.push(Arg::Str(id.to_owned()));
-    args.extend_from_slice(cond_args);
-    format!(
-        "SELECT {select} FROM ttp_tag t WHERE t.identity_uuid = ?{cond} \
-         UNION ALL \
-         SELECT {select} FROM attackers a CROSS JOIN ttp_tag t ON t.attacker_uuid = a.uuid \
-         WHERE a.identity_id = ? AND (t.identity_uuid IS NULL OR t.identity_uuid <> a.identity_id){cond}"
-    )
-}
-
-/// `SELECT … FROM` the tags of one scope column, narrowed by `cond` (alias `t`).
-fn column_scope(
-    select: &str,
-    column: &str,
-    cond: &str,
-    id: &str,
-    cond_args: &[Arg],
-    args: &mut Vec<Arg>,
-) -> String {
-    args.push(Arg::Str(id.to_owned()));
-    args.extend_from_slice(cond_args);
-    format!("SELECT {select} FROM ttp_tag t WHERE t.{column} = ?{cond}")
 }
 
 impl Store {
@@ -98,22 +60,28 @@ impl Store {
         // full rows first would fetch (and sort) every tag of the scope and technique.
         let mut args = Vec::new();
         let keys = "t.uuid, t.created_at";
+        let narrow = |a: &mut Vec<Arg>| {
+            a.extend_from_slice(&cond_args);
+            cond.clone()
+        };
         let inner = match scope {
-            InspectorScope::Identity => {
-                identity_scope_union(keys, &cond, id, &cond_args, &mut args)
-            }
+            InspectorScope::Identity => identity_tags(keys, Ids::One(id), &narrow, &mut args),
             InspectorScope::Attacker => {
-                column_scope(keys, "attacker_uuid", &cond, id, &cond_args, &mut args)
+                column_tags(keys, "attacker_uuid", Ids::One(id), &narrow, &mut args)
             }
             InspectorScope::Session => {
-                column_scope(keys, "session_id", &cond, id, &cond_args, &mut args)
+                column_tags(keys, "session_id", Ids::One(id), &narrow, &mut args)
             }
         };
         args.push(Arg::Int(limit));
         let sql = format!(
-            "SELECT {TAG_SELECT} FROM (SELECT uuid, created_at FROM ({inner}) s \
-             ORDER BY created_at DESC, uuid DESC LIMIT ?) top \
-             CROSS JOIN ttp_tag t ON t.uuid = top.uuid ORDER BY top.created_at DESC, top.uuid DESC"
+            r"SELECT {select} FROM (
+                SELECT uuid, created_at FROM ({inner}) s
+                ORDER BY created_at DESC, uuid DESC LIMIT ?
+              ) top
+              CROSS JOIN ttp_tag t ON t.uuid = top.uuid
+              ORDER BY top.created_at DESC, top.uuid DESC",
+            select = *TAG_SELECT
         );
         self.fetch_all(sql, args).await
     }
@@ -131,19 +99,13 @@ impl Store {
         ids: &[String],
     ) -> Result<HashMap<String, Vec<DeckyPhase>>> {
         self.keyed_batch(ids, |chunk, args| {
-            let list = placeholders(chunk.len());
-            args.extend(chunk.iter().cloned().map(Arg::Str));
-            args.extend(chunk.iter().cloned().map(Arg::Str));
-            format!(
-                "SELECT k, decky_id, tactic, created_at FROM (\
-                   SELECT t.identity_uuid AS k, t.uuid, t.decky_id, t.tactic, t.created_at FROM ttp_tag t \
-                   WHERE t.identity_uuid IN ({list}) AND t.decky_id IS NOT NULL \
-                   UNION ALL \
-                   SELECT a.identity_id AS k, t.uuid, t.decky_id, t.tactic, t.created_at FROM attackers a \
-                   CROSS JOIN ttp_tag t ON t.attacker_uuid = a.uuid WHERE a.identity_id IN ({list}) \
-                   AND (t.identity_uuid IS NULL OR t.identity_uuid <> a.identity_id) AND t.decky_id IS NOT NULL\
-                 ) s ORDER BY k, created_at, uuid"
-            )
+            let scope = identity_tags(
+                "t.uuid, t.decky_id, t.tactic, t.created_at",
+                Ids::Many(chunk),
+                &|_| " AND t.decky_id IS NOT NULL".to_owned(),
+                args,
+            );
+            format!("SELECT k, decky_id, tactic, created_at FROM ({scope}) s ORDER BY k, created_at, uuid")
         })
         .await
     }
@@ -174,8 +136,9 @@ impl Store {
         }
         args.push(Arg::Int(limit));
         let sql = format!(
-            "SELECT {TAG_SELECT} FROM ttp_tag t WHERE t.attacker_uuid = ?{cond} \
-             ORDER BY t.created_at DESC, t.uuid DESC LIMIT ?"
+            r"SELECT {select} FROM ttp_tag t WHERE t.attacker_uuid = ?{cond}
+              ORDER BY t.created_at DESC, t.uuid DESC LIMIT ?",
+            select = *TAG_SELECT
         );
         self.fetch_all(sql, args).await
     }

@@ -2,9 +2,8 @@
 //! rollups out, in one statement. The single-id methods are the batch of one, so the
 //! DataLoaders and direct callers share exactly the same SQL.
 //!
-//! The identity scope is "tags on the identity, or on its attackers, counted once". The
-//! seed's `OR attacker_uuid IN (subquery)` defeats indexes on MySQL; here it is a
-//! `UNION ALL` of two indexed branches where the second skips tags the first already has.
+//! The identity scope ("tags on the identity, or on its attackers, counted once") is
+//! built by `scope.rs`; the columns and grouping of every rollup by `columns.rs`.
 //!
 //! Joins from a scope table (attackers, identities) to the tags are written `CROSS JOIN …
 //! ON`: an inner join on both dialects, and on SQLite it also fixes the scope table as the
@@ -18,8 +17,10 @@ use sqlx::FromRow;
 
 use super::arg::{Arg, placeholders};
 use super::codec::Confidence;
+use super::columns::{ALL_EXTREMES, Extreme, Source, rollup_columns, rollup_group};
 use super::error::Result;
 use super::models::{CampaignTechniqueRollup, FleetTechniqueRollup, TechniqueRollup};
+use super::scope::{Ids, column_tags, identity_summaries, identity_tags};
 use super::{AnyRow, Store};
 
 /// Statement size cap for `IN (...)` lists; bigger batches are split.
@@ -60,6 +61,12 @@ impl TechniqueFilter {
     }
 }
 
+/// A tag's fields, as the identity union reads them for a rollup.
+const TAG_FIELDS: &str = "t.technique_id, t.sub_technique_id, t.tactic, t.created_at, t.confidence";
+/// A summary row's fields, as the identity union reads them.
+const SUMMARY_FIELDS: &str =
+    "r.technique_id, r.sub_key, r.tactic, r.tag_count, r.first_seen, r.last_seen, r.confidence_max";
+
 #[derive(FromRow)]
 pub(super) struct Keyed<T> {
     pub(super) k: String,
@@ -67,16 +74,8 @@ pub(super) struct Keyed<T> {
     pub(super) row: T,
 }
 
-const ROLLUP_AGGREGATES: &str = "technique_id, sub_technique_id, MAX(tactic) AS tactic, COUNT(*) AS count, \
-     MIN(created_at) AS first_seen, MAX(created_at) AS last_seen, MAX(confidence) AS confidence_max";
-const TAG_FIELDS: &str = "t.technique_id, t.sub_technique_id, t.tactic, t.created_at, t.confidence";
-/// A summary row's fields, as the identity union reads them.
-const SUMMARY_FIELDS: &str =
-    "r.technique_id, r.sub_key, r.tactic, r.tag_count, r.first_seen, r.last_seen, r.confidence_max";
-
-/// Rollup order: technique id, then the parent-only group before its sub-techniques.
-/// Rows ordered by technique id, the parent-only group before its sub-techniques (the
-/// same order on both dialects, whatever their collations).
+/// A rollup row's order key: technique id, then the parent-only group before its
+/// sub-techniques (the same order on both dialects, whatever their collations).
 trait ByTechnique {
     fn technique_key(&self) -> (&str, Option<&str>);
 }
@@ -98,6 +97,31 @@ by_technique!(
 
 fn sort_rollups<T: ByTechnique>(v: &mut [T]) {
     v.sort_by(|a, b| a.technique_key().cmp(&b.technique_key()));
+}
+
+/// The single-id form of each batch rollup: the batch query with one id, so both share
+/// exactly the same SQL.
+macro_rules! single_id_rollups {
+    ($($(#[$doc:meta])* $one:ident => $batch:ident -> $row:ty;)*) => {
+        impl Store {$(
+            $(#[$doc])*
+            pub async fn $one(&self, id: &str, filter: &TechniqueFilter) -> Result<Vec<$row>> {
+                let mut m = self.$batch(&[id.to_owned()], filter).await?;
+                Ok(m.remove(id).unwrap_or_default())
+            }
+        )*}
+    };
+}
+
+single_id_rollups! {
+    /// Single-identity rollup.
+    techniques_by_identity => techniques_by_identities -> TechniqueRollup;
+    /// Single-attacker rollup.
+    techniques_by_attacker => techniques_by_attackers -> TechniqueRollup;
+    /// Single-session rollup.
+    techniques_by_session => techniques_by_sessions -> TechniqueRollup;
+    /// Single-campaign rollup.
+    techniques_by_campaign => techniques_by_campaigns -> CampaignTechniqueRollup;
 }
 
 impl Store {
@@ -127,13 +151,24 @@ impl Store {
         Ok(out)
     }
 
+    /// [`Store::keyed_batch`] of rollup rows, each id's rows in technique order.
+    async fn rollup_batch<T: ByTechnique>(
+        &self,
+        ids: &[String],
+        build: impl Fn(&[String], &mut Vec<Arg>) -> String,
+    ) -> Result<HashMap<String, Vec<T>>>
+    where
+        Keyed<T>: AnyRow,
+    {
+        let mut out = self.keyed_batch(ids, build).await?;
+        out.values_mut().for_each(|v| sort_rollups(v));
+        Ok(out)
+    }
+
     /// Identity rollups for many identities in one statement. Unfiltered, they come
     /// from the trigger-kept summaries (cost: the identity's technique groups, not its
     /// tags); with a filter, from the tags ([`Store::techniques_by_identities_scan`]).
-    ///
-    /// The identity scope is its own tags plus its attackers' tags, a tag in both counted
-    /// once: `ttp_identity_rollup` holds the first set, and the attackers' rows of
-    /// `ttp_attacker_rollup` whose tag identity is *not* this identity hold the rest.
+    /// Both read the identity scope of `scope.rs`.
     pub async fn techniques_by_identities(
         &self,
         ids: &[String],
@@ -142,58 +177,28 @@ impl Store {
         if !filter.is_empty() {
             return self.techniques_by_identities_scan(ids, filter).await;
         }
-        let mut out = self
-            .keyed_batch(ids, |chunk, args| {
-                let list = placeholders(chunk.len());
-                args.extend(chunk.iter().cloned().map(Arg::Str));
-                args.extend(chunk.iter().cloned().map(Arg::Str));
-                format!(
-                    "SELECT k, technique_id, NULLIF(sub_key, '') AS sub_technique_id, MAX(tactic) AS tactic, \
-                     CAST(SUM(tag_count) AS SIGNED) AS count, MIN(first_seen) AS first_seen, \
-                     MAX(last_seen) AS last_seen, MAX(confidence_max) AS confidence_max FROM (\
-                       SELECT r.identity_uuid AS k, {SUMMARY_FIELDS} FROM ttp_identity_rollup r \
-                       WHERE r.identity_uuid IN ({list}) \
-                       UNION ALL \
-                       SELECT a.identity_id AS k, {SUMMARY_FIELDS} FROM attackers a \
-                       CROSS JOIN ttp_attacker_rollup r ON r.attacker_uuid = a.uuid \
-                       WHERE a.identity_id IN ({list}) AND r.identity_key <> a.identity_id\
-                     ) s WHERE tag_count > 0 GROUP BY k, technique_id, sub_key"
-                )
-            })
-            .await?;
-        out.values_mut().for_each(|v| sort_rollups(v));
-        Ok(out)
+        let columns = rollup_columns(Source::Summary, "", ALL_EXTREMES);
+        let group = rollup_group(Source::Summary, "");
+        self.rollup_batch(ids, |chunk, args| {
+            let scope = identity_summaries(SUMMARY_FIELDS, chunk, args);
+            format!("SELECT k, {columns} FROM ({scope}) s WHERE tag_count > 0 GROUP BY k, {group}")
+        })
+        .await
     }
 
-    /// Identity rollups computed from the tags (a `UNION ALL` of two indexed branches;
-    /// the second skips tags the first already has).
+    /// Identity rollups computed from the tags.
     pub async fn techniques_by_identities_scan(
         &self,
         ids: &[String],
         filter: &TechniqueFilter,
     ) -> Result<HashMap<String, Vec<TechniqueRollup>>> {
-        let mut out = self
-            .keyed_batch(ids, |chunk, args| {
-                let list = placeholders(chunk.len());
-                args.extend(chunk.iter().cloned().map(Arg::Str));
-                let f1 = filter.sql(args);
-                args.extend(chunk.iter().cloned().map(Arg::Str));
-                let f2 = filter.sql(args);
-                format!(
-                    "SELECT k, {ROLLUP_AGGREGATES} FROM (\
-                       SELECT t.identity_uuid AS k, {TAG_FIELDS} FROM ttp_tag t \
-                       WHERE t.identity_uuid IN ({list}){f1} \
-                       UNION ALL \
-                       SELECT a.identity_id AS k, {TAG_FIELDS} FROM attackers a \
-                       CROSS JOIN ttp_tag t ON t.attacker_uuid = a.uuid \
-                       WHERE a.identity_id IN ({list}) \
-                       AND (t.identity_uuid IS NULL OR t.identity_uuid <> a.identity_id){f2}\
-                     ) s GROUP BY k, technique_id, sub_technique_id"
-                )
-            })
-            .await?;
-        out.values_mut().for_each(|v| sort_rollups(v));
-        Ok(out)
+        let columns = rollup_columns(Source::Tags, "", ALL_EXTREMES);
+        let group = rollup_group(Source::Tags, "");
+        self.rollup_batch(ids, |chunk, args| {
+            let scope = identity_tags(TAG_FIELDS, Ids::Many(chunk), &|a| filter.sql(a), args);
+            format!("SELECT k, {columns} FROM ({scope}) s GROUP BY k, {group}")
+        })
+        .await
     }
 
     /// Attacker rollups (tags with this `attacker_uuid`; identity-rollup tags excluded).
@@ -206,22 +211,18 @@ impl Store {
         if !filter.is_empty() {
             return self.techniques_by_attackers_scan(ids, filter).await;
         }
-        let mut out = self
-            .keyed_batch(ids, |chunk, args| {
-                args.extend(chunk.iter().cloned().map(Arg::Str));
-                format!(
-                    "SELECT r.attacker_uuid AS k, r.technique_id, NULLIF(r.sub_key, '') AS sub_technique_id, \
-                     MAX(r.tactic) AS tactic, CAST(SUM(r.tag_count) AS SIGNED) AS count, \
-                     MIN(r.first_seen) AS first_seen, MAX(r.last_seen) AS last_seen, \
-                     MAX(r.confidence_max) AS confidence_max FROM ttp_attacker_rollup r \
-                     WHERE r.attacker_uuid IN ({}) AND r.tag_count > 0 \
-                     GROUP BY r.attacker_uuid, r.technique_id, r.sub_key",
-                    placeholders(chunk.len())
-                )
-            })
-            .await?;
-        out.values_mut().for_each(|v| sort_rollups(v));
-        Ok(out)
+        let columns = rollup_columns(Source::Summary, "r", ALL_EXTREMES);
+        let group = rollup_group(Source::Summary, "r");
+        self.rollup_batch(ids, |chunk, args| {
+            args.extend(chunk.iter().cloned().map(Arg::Str));
+            format!(
+                r"SELECT r.attacker_uuid AS k, {columns} FROM ttp_attacker_rollup r
+                  WHERE r.attacker_uuid IN ({}) AND r.tag_count > 0
+                  GROUP BY r.attacker_uuid, {group}",
+                placeholders(chunk.len())
+            )
+        })
+        .await
     }
 
     /// Attacker rollups computed from the tags (what the summary must equal).
@@ -250,19 +251,13 @@ impl Store {
         ids: &[String],
         filter: &TechniqueFilter,
     ) -> Result<HashMap<String, Vec<TechniqueRollup>>> {
-        let mut out = self
-            .keyed_batch(ids, |chunk, args| {
-                args.extend(chunk.iter().cloned().map(Arg::Str));
-                let f = filter.sql(args);
-                format!(
-                    "SELECT t.{column} AS k, {ROLLUP_AGGREGATES} FROM ttp_tag t \
-                     WHERE t.{column} IN ({}){f} GROUP BY t.{column}, technique_id, sub_technique_id",
-                    placeholders(chunk.len())
-                )
-            })
-            .await?;
-        out.values_mut().for_each(|v| sort_rollups(v));
-        Ok(out)
+        let columns = rollup_columns(Source::Tags, "t", ALL_EXTREMES);
+        let group = rollup_group(Source::Tags, "t");
+        self.rollup_batch(ids, |chunk, args| {
+            let scope = column_tags(&columns, column, Ids::Many(chunk), &|a| filter.sql(a), args);
+            format!("{scope} GROUP BY t.{column}, {group}")
+        })
+        .await
     }
 
     /// Campaign rollups: tags whose own `identity_uuid` belongs to an identity of the
@@ -277,22 +272,7 @@ impl Store {
         if !filter.is_empty() {
             return self.techniques_by_campaigns_scan(ids, filter).await;
         }
-        let mut out = self
-            .keyed_batch(ids, |chunk, args| {
-                args.extend(chunk.iter().cloned().map(Arg::Str));
-                format!(
-                    "SELECT i.campaign_id AS k, r.technique_id, NULLIF(r.sub_key, '') AS sub_technique_id, \
-                     MAX(r.tactic) AS tactic, CAST(SUM(r.tag_count) AS SIGNED) AS count, \
-                     COUNT(*) AS identity_count, MAX(r.last_seen) AS last_seen \
-                     FROM attacker_identities i CROSS JOIN ttp_identity_rollup r ON r.identity_uuid = i.uuid \
-                     WHERE i.campaign_id IN ({}) AND r.tag_count > 0 \
-                     GROUP BY i.campaign_id, r.technique_id, r.sub_key",
-                    placeholders(chunk.len())
-                )
-            })
-            .await?;
-        out.values_mut().for_each(|v| sort_rollups(v));
-        Ok(out)
+        self.campaign_rollups(Source::Summary, ids, filter).await
     }
 
     /// Campaign rollups computed from the tags.
@@ -301,75 +281,43 @@ impl Store {
         ids: &[String],
         filter: &TechniqueFilter,
     ) -> Result<HashMap<String, Vec<CampaignTechniqueRollup>>> {
-        let mut out = self
-            .keyed_batch(ids, |chunk, args| {
-                args.extend(chunk.iter().cloned().map(Arg::Str));
-                let f = filter.sql(args);
-                format!(
-                    "SELECT i.campaign_id AS k, t.technique_id, t.sub_technique_id, MAX(t.tactic) AS tactic, \
-                     COUNT(*) AS count, COUNT(DISTINCT t.identity_uuid) AS identity_count, \
-                     MAX(t.created_at) AS last_seen \
-                     FROM attacker_identities i CROSS JOIN ttp_tag t ON t.identity_uuid = i.uuid \
-                     WHERE i.campaign_id IN ({}){f} \
-                     GROUP BY i.campaign_id, t.technique_id, t.sub_technique_id",
-                    placeholders(chunk.len())
-                )
-            })
-            .await?;
-        out.values_mut().for_each(|v| sort_rollups(v));
-        Ok(out)
+        self.campaign_rollups(Source::Tags, ids, filter).await
     }
 
-    /// Single-identity rollup (the batch query with one id).
-    pub async fn techniques_by_identity(
+    /// Shared body of the campaign rollups: the campaign's identities, joined to their
+    /// summary rows or their tags.
+    async fn campaign_rollups(
         &self,
-        id: &str,
+        source: Source,
+        ids: &[String],
         filter: &TechniqueFilter,
-    ) -> Result<Vec<TechniqueRollup>> {
-        Ok(take(
-            self.techniques_by_identities(&[id.to_owned()], filter)
-                .await?,
-            id,
-        ))
-    }
-
-    /// Single-attacker rollup.
-    pub async fn techniques_by_attacker(
-        &self,
-        id: &str,
-        filter: &TechniqueFilter,
-    ) -> Result<Vec<TechniqueRollup>> {
-        Ok(take(
-            self.techniques_by_attackers(&[id.to_owned()], filter)
-                .await?,
-            id,
-        ))
-    }
-
-    /// Single-session rollup.
-    pub async fn techniques_by_session(
-        &self,
-        id: &str,
-        filter: &TechniqueFilter,
-    ) -> Result<Vec<TechniqueRollup>> {
-        Ok(take(
-            self.techniques_by_sessions(&[id.to_owned()], filter)
-                .await?,
-            id,
-        ))
-    }
-
-    /// Single-campaign rollup.
-    pub async fn techniques_by_campaign(
-        &self,
-        id: &str,
-        filter: &TechniqueFilter,
-    ) -> Result<Vec<CampaignTechniqueRollup>> {
-        Ok(take(
-            self.techniques_by_campaigns(&[id.to_owned()], filter)
-                .await?,
-            id,
-        ))
+    ) -> Result<HashMap<String, Vec<CampaignTechniqueRollup>>> {
+        let (join, alias, identities, narrow) = match source {
+            Source::Summary => (
+                "ttp_identity_rollup r",
+                "r",
+                "COUNT(*)",
+                " AND r.tag_count > 0",
+            ),
+            Source::Tags => ("ttp_tag t", "t", "COUNT(DISTINCT t.identity_uuid)", ""),
+        };
+        let columns = rollup_columns(source, alias, &[Extreme::LastSeen]);
+        let group = rollup_group(source, alias);
+        self.rollup_batch(ids, |chunk, args| {
+            args.extend(chunk.iter().cloned().map(Arg::Str));
+            let f = match source {
+                Source::Tags => filter.sql(args),
+                Source::Summary => String::new(),
+            };
+            format!(
+                r"SELECT i.campaign_id AS k, {columns}, {identities} AS identity_count
+                  FROM attacker_identities i CROSS JOIN {join} ON {alias}.identity_uuid = i.uuid
+                  WHERE i.campaign_id IN ({}){narrow}{f}
+                  GROUP BY i.campaign_id, {group}",
+                placeholders(chunk.len())
+            )
+        })
+        .await
     }
 
     /// Fleet-wide rollup. Read from `ttp_fleet_rollup`, which triggers keep current on
@@ -380,16 +328,7 @@ impl Store {
         &self,
         filter: &TechniqueFilter,
     ) -> Result<Vec<FleetTechniqueRollup>> {
-        let mut args = Vec::new();
-        let f = filter.sql(&mut args);
-        let sql = format!(
-            "SELECT t.technique_id, NULLIF(t.sub_key, '') AS sub_technique_id, MAX(t.tactic) AS tactic, \
-             CAST(SUM(t.tag_count) AS SIGNED) AS count, MAX(t.last_seen) AS last_seen \
-             FROM ttp_fleet_rollup t WHERE t.tag_count > 0{f} GROUP BY t.technique_id, t.sub_key"
-        );
-        let mut rows: Vec<FleetTechniqueRollup> = self.fetch_all(sql, args).await?;
-        sort_rollups(&mut rows);
-        Ok(rows)
+        self.fleet_rollup(Source::Summary, filter).await
     }
 
     /// The fleet rollup computed from the tags themselves (a full scan): what the
@@ -398,19 +337,27 @@ impl Store {
         &self,
         filter: &TechniqueFilter,
     ) -> Result<Vec<FleetTechniqueRollup>> {
+        self.fleet_rollup(Source::Tags, filter).await
+    }
+
+    async fn fleet_rollup(
+        &self,
+        source: Source,
+        filter: &TechniqueFilter,
+    ) -> Result<Vec<FleetTechniqueRollup>> {
+        let (table, live) = match source {
+            Source::Summary => ("ttp_fleet_rollup", "t.tag_count > 0"),
+            Source::Tags => ("ttp_tag", "1 = 1"),
+        };
         let mut args = Vec::new();
         let f = filter.sql(&mut args);
         let sql = format!(
-            "SELECT t.technique_id, t.sub_technique_id, MAX(t.tactic) AS tactic, COUNT(*) AS count, \
-             MAX(t.created_at) AS last_seen FROM ttp_tag t WHERE 1 = 1{f} \
-             GROUP BY t.technique_id, t.sub_technique_id"
+            r"SELECT {} FROM {table} t WHERE {live}{f} GROUP BY {}",
+            rollup_columns(source, "t", &[Extreme::LastSeen]),
+            rollup_group(source, "t")
         );
         let mut rows: Vec<FleetTechniqueRollup> = self.fetch_all(sql, args).await?;
         sort_rollups(&mut rows);
         Ok(rows)
     }
-}
-
-fn take<T>(mut m: HashMap<String, Vec<T>>, id: &str) -> Vec<T> {
-    m.remove(id).unwrap_or_default()
 }

@@ -6,28 +6,41 @@
 //! lag (never counts), and only until the next refresh.
 
 use super::Store;
+use super::columns::Extreme;
 use super::error::Result;
 
 /// A summary row's own tags, for correlated subqueries in the refresh `UPDATE`s.
-const IDENTITY_GROUP: &str = "FROM ttp_tag t WHERE t.identity_uuid = ttp_identity_rollup.identity_uuid \
-     AND t.technique_id = ttp_identity_rollup.technique_id \
-     AND COALESCE(t.sub_technique_id, '') = ttp_identity_rollup.sub_key";
-const ATTACKER_GROUP: &str = "FROM ttp_tag t WHERE t.attacker_uuid = ttp_attacker_rollup.attacker_uuid \
-     AND t.technique_id = ttp_attacker_rollup.technique_id \
-     AND COALESCE(t.sub_technique_id, '') = ttp_attacker_rollup.sub_key \
-     AND COALESCE(t.identity_uuid, '') = ttp_attacker_rollup.identity_key";
-const FLEET_GROUP: &str = "FROM ttp_tag t WHERE t.technique_id = ttp_fleet_rollup.technique_id \
-     AND COALESCE(t.sub_technique_id, '') = ttp_fleet_rollup.sub_key \
-     AND t.tactic = ttp_fleet_rollup.tactic AND t.confidence = ttp_fleet_rollup.confidence";
+const IDENTITY_GROUP: &str = r"FROM ttp_tag t
+    WHERE t.identity_uuid = ttp_identity_rollup.identity_uuid
+    AND t.technique_id = ttp_identity_rollup.technique_id
+    AND COALESCE(t.sub_technique_id, '') = ttp_identity_rollup.sub_key";
+const ATTACKER_GROUP: &str = r"FROM ttp_tag t
+    WHERE t.attacker_uuid = ttp_attacker_rollup.attacker_uuid
+    AND t.technique_id = ttp_attacker_rollup.technique_id
+    AND COALESCE(t.sub_technique_id, '') = ttp_attacker_rollup.sub_key
+    AND COALESCE(t.identity_uuid, '') = ttp_attacker_rollup.identity_key";
+const FLEET_GROUP: &str = r"FROM ttp_tag t
+    WHERE t.technique_id = ttp_fleet_rollup.technique_id
+    AND COALESCE(t.sub_technique_id, '') = ttp_fleet_rollup.sub_key
+    AND t.tactic = ttp_fleet_rollup.tactic AND t.confidence = ttp_fleet_rollup.confidence";
 
-fn refresh_sql(table: &str, group: &str) -> String {
+/// Recomputes `extremes` (and the group's `tactic`, unless it is part of the key) of the
+/// dirty rows of `table` from their tags (`group`); a group whose tags are all gone keeps
+/// its old values (its count is already 0).
+fn refresh_sql(table: &str, group: &str, tactic: bool, extremes: &[Extreme]) -> String {
+    let mut set: Vec<String> = Vec::new();
+    if tactic {
+        set.push(format!(
+            "tactic = COALESCE((SELECT MAX(t.tactic) {group}), tactic)"
+        ));
+    }
+    for e in extremes {
+        let (col, value) = (e.column(), e.over_tags("t."));
+        set.push(format!("{col} = COALESCE((SELECT {value} {group}), {col})"));
+    }
     format!(
-        "UPDATE {table} SET \
-         tactic = COALESCE((SELECT MAX(t.tactic) {group}), tactic), \
-         confidence_max = COALESCE((SELECT MAX(t.confidence) {group}), confidence_max), \
-         first_seen = COALESCE((SELECT MIN(t.created_at) {group}), first_seen), \
-         last_seen = COALESCE((SELECT MAX(t.created_at) {group}), last_seen), \
-         dirty = 0 WHERE dirty = 1"
+        "UPDATE {table} SET {}, dirty = 0 WHERE dirty = 1",
+        set.join(", ")
     )
 }
 
@@ -35,25 +48,21 @@ impl Store {
     /// Recomputes the extremes of every dirty summary group; returns how many groups it
     /// refreshed. Cheap when nothing is dirty (an index lookup per table).
     pub async fn refresh_summaries(&self) -> Result<u64> {
-        let mut n = self
-            .execute(refresh_sql("ttp_identity_rollup", IDENTITY_GROUP), vec![])
-            .await?;
-        n += self
-            .execute(refresh_sql("ttp_attacker_rollup", ATTACKER_GROUP), vec![])
-            .await?;
-        n += self
-            .execute(
-                format!(
-                    "UPDATE ttp_fleet_rollup SET last_seen = COALESCE((SELECT MAX(t.created_at) {FLEET_GROUP}), \
-                     last_seen), dirty = 0 WHERE dirty = 1"
-                ),
-                vec![],
-            )
-            .await?;
+        use Extreme::{ConfidenceMax, FirstSeen, LastSeen};
+        let all = [ConfidenceMax, FirstSeen, LastSeen];
+        let mut n = 0;
+        for sql in [
+            refresh_sql("ttp_identity_rollup", IDENTITY_GROUP, true, &all),
+            refresh_sql("ttp_attacker_rollup", ATTACKER_GROUP, true, &all),
+            // Tactic and confidence are the fleet summary's dimensions, not extremes.
+            refresh_sql("ttp_fleet_rollup", FLEET_GROUP, false, &[LastSeen]),
+        ] {
+            n += self.execute(sql, vec![]).await?;
+        }
         Ok(n)
     }
 
-    /// Runs [`Store::refresh_summaries`] every `every` until the process ends; failures
+    /// Runs [`Store::refresh_summaries`] every `every` until the store is closed; failures
     /// (say, the database restarting) are logged and retried on the next tick.
     pub fn spawn_summary_refresh(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
         let store = self.clone();

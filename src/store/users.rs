@@ -69,8 +69,9 @@ impl Store {
     pub async fn insert_user(&self, u: &NewUser) -> Result<()> {
         let r = self
             .execute(
-                "INSERT INTO users (uuid, username, password_hash, role, must_change_password, tokens_valid_from) \
-                 VALUES (?, ?, ?, ?, ?, NULL)",
+                r"INSERT INTO users
+                  (uuid, username, password_hash, role, must_change_password, tokens_valid_from)
+                  VALUES (?, ?, ?, ?, ?, NULL)",
                 vec![
                     Arg::from(u.uuid.as_str()),
                     Arg::from(u.username.as_str()),

@@ -25,3 +25,4 @@ mod store_differential;
 mod store_migrations;
 mod store_plans;
 mod store_summaries;
+mod store_support;

@@ -2,10 +2,8 @@
 
 use crate::contract;
 use crate::fixtures::*;
+use crate::store_support::DECNET_TAG_COLUMNS as COLS;
 use ttpgraph::store::{Dialect, InspectorScope, TechniqueFilter};
-
-const COLS: &str = "uuid, source_kind, source_id, attacker_uuid, identity_uuid, session_id, decky_id, tactic, \
-    technique_id, sub_technique_id, confidence, rule_id, rule_version, evidence, attack_release, mitre_url, created_at";
 
 contract!(
     decnet_written_datetimes_and_floats_read_back,

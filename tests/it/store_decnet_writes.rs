@@ -5,11 +5,11 @@
 //! utf8mb4_general_ci, where `T1083` and `t1083` are one group; SQLite: binary).
 
 use std::collections::BTreeMap;
-use std::fmt::Debug;
 
 use crate::contract;
 use crate::fixtures::*;
 use crate::store_migrations::decnet_schema;
+use crate::store_support::{DECNET_TAG_COLUMNS, fleet_filters, summaries_beside_scans};
 use crate::support::{Backend, TestDb};
 use ttpgraph::store::{Dialect, Store, TechniqueFilter};
 
@@ -28,6 +28,19 @@ struct RawTag<'a> {
     /// Value of the other text columns (source_kind, source_id, decky, rule, …).
     filler: &'a str,
 }
+
+/// A command tag of A1 and I1 at 18:00:01; tests override what they vary.
+const BASE: RawTag<'static> = RawTag {
+    uuid: "",
+    attacker: Some(A1),
+    identity: Some(I1),
+    tactic: "TA0007",
+    technique: "T1083",
+    sub: None,
+    confidence: 0.9,
+    secs: 1,
+    filler: "command",
+};
 
 fn quoted(v: Option<&str>) -> String {
     v.map_or_else(|| "NULL".to_owned(), |s| format!("'{s}'"))
@@ -56,9 +69,7 @@ fn decnet_insert(dialect: Dialect, tags: &[RawTag<'_>]) -> String {
         })
         .collect();
     format!(
-        "INSERT INTO ttp_tag (uuid, source_kind, source_id, attacker_uuid, identity_uuid, session_id, decky_id, \
-         tactic, technique_id, sub_technique_id, confidence, rule_id, rule_version, evidence, attack_release, \
-         mitre_url, created_at) VALUES {}",
+        "INSERT INTO ttp_tag ({DECNET_TAG_COLUMNS}) VALUES {}",
         rows.join(", ")
     )
 }
@@ -68,94 +79,38 @@ fn wide(head: &str, width: usize) -> String {
     format!("{head}{}", "x".repeat(width - head.len()))
 }
 
-/// Rollups keyed by scope id, each row as text. Under MariaDB's case-insensitive
-/// collation a merged group is named by whichever spelling the server meets first (as in
-/// DECNET's own rollup), so there the comparison folds case; groups, counts, times and
-/// confidences must still be equal.
-fn canon<T: Debug>(
-    dialect: Dialect,
-    m: impl IntoIterator<Item = (String, Vec<T>)>,
-) -> BTreeMap<String, Vec<String>> {
-    m.into_iter()
-        .map(|(k, rows)| {
-            let mut v: Vec<String> = rows
-                .iter()
-                .map(|r| match dialect {
-                    Dialect::Sqlite => format!("{r:?}"),
-                    Dialect::MySql => format!("{r:?}").to_lowercase(),
-                })
-                .collect();
-            v.sort();
-            (k, v)
-        })
-        .collect()
-}
-
-/// Every summary-backed rollup equals its `_scan` counterpart.
+/// Every summary-backed rollup equals its `_scan` counterpart. Under MariaDB's
+/// case-insensitive collation a merged group is named by whichever spelling the server
+/// meets first (as in DECNET's own rollup), so there the comparison folds case; groups,
+/// counts, times and confidences must still be equal.
 async fn assert_summaries_equal_scans(s: &Store, when: &str) {
-    let d = s.dialect();
-    let none = TechniqueFilter::default();
-    let identities = [I1.to_string(), I2.to_string()];
-    let attackers = [A1.to_string(), A2.to_string()];
-    let campaigns = [C1.to_string()];
-    let fast = s
-        .techniques_by_identities(&identities, &none)
-        .await
-        .expect("summary");
-    let scan = s
-        .techniques_by_identities_scan(&identities, &none)
-        .await
-        .expect("scan");
-    assert!(
-        scan.values().any(|v| !v.is_empty()),
-        "{when}: identities have tags"
+    let canon = |m: &BTreeMap<String, Vec<String>>| -> BTreeMap<String, Vec<String>> {
+        m.iter()
+            .map(|(k, rows)| {
+                let mut v: Vec<String> = rows
+                    .iter()
+                    .map(|r| match s.dialect() {
+                        Dialect::Sqlite => r.clone(),
+                        Dialect::MySql => r.to_lowercase(),
+                    })
+                    .collect();
+                v.sort();
+                (k.clone(), v)
+            })
+            .collect()
+    };
+    let filters = fleet_filters(
+        0.8,
+        &["TA0007", "credential-access", "privilege-escalation"],
     );
-    assert_eq!(canon(d, fast), canon(d, scan), "{when}: identity rollups");
-    let fast = s
-        .techniques_by_attackers(&attackers, &none)
-        .await
-        .expect("summary");
-    let scan = s
-        .techniques_by_attackers_scan(&attackers, &none)
-        .await
-        .expect("scan");
-    assert!(
-        scan.values().any(|v| !v.is_empty()),
-        "{when}: attackers have tags"
+    let (identities, attackers) = (
+        [I1.to_string(), I2.to_string()],
+        [A1.to_string(), A2.to_string()],
     );
-    assert_eq!(canon(d, fast), canon(d, scan), "{when}: attacker rollups");
-    let fast = s
-        .techniques_by_campaigns(&campaigns, &none)
-        .await
-        .expect("summary");
-    let scan = s
-        .techniques_by_campaigns_scan(&campaigns, &none)
-        .await
-        .expect("scan");
-    assert_eq!(canon(d, fast), canon(d, scan), "{when}: campaign rollups");
-    for f in [
-        none.clone(),
-        TechniqueFilter {
-            min_confidence: Some(0.8),
-            tactics: vec![],
-        },
-        TechniqueFilter {
-            min_confidence: None,
-            tactics: vec![
-                "TA0007".into(),
-                "credential-access".into(),
-                "privilege-escalation".into(),
-            ],
-        },
-    ] {
-        let fast = s.fleet_techniques(&f).await.expect("summary");
-        let scan = s.fleet_techniques_scan(&f).await.expect("scan");
-        assert!(!scan.is_empty(), "{when}: fleet has tags under {f:?}");
-        assert_eq!(
-            canon(d, [(String::new(), fast)]),
-            canon(d, [(String::new(), scan)]),
-            "{when}: fleet rollup under {f:?}"
-        );
+    for r in summaries_beside_scans(s, &identities, &attackers, &[C1.to_string()], &filters).await {
+        let at_least = if r.what.starts_with("campaign") { 0 } else { 1 };
+        assert!(r.tagged() >= at_least, "{when}: {} cover tags", r.what);
+        assert_eq!(canon(&r.fast), canon(&r.scan), "{when}: {}", r.what);
     }
 }
 
@@ -179,59 +134,45 @@ async fn decnet_batch_after_migrate(backend: Backend, existing: bool) {
         // decnet_schema already holds one T1083 tag of A1/I1 (17:45): two more spellings.
         RawTag {
             uuid: "dw-01",
-            attacker: Some(A1),
-            identity: Some(I1),
-            tactic: "TA0007",
-            technique: "T1083",
-            sub: None,
-            confidence: 0.9,
-            secs: 1,
-            filler: "command",
+            ..BASE
         },
         RawTag {
             uuid: "dw-02",
-            attacker: Some(A1),
-            identity: Some(I1),
-            tactic: "TA0007",
             technique: "t1083",
-            sub: None,
             confidence: 0.95,
             secs: 2,
-            filler: "command",
+            ..BASE
         },
         RawTag {
             uuid: "dw-03",
-            attacker: Some(A1),
             identity: None,
             tactic: "credential-access",
             technique: "T1110",
             sub: Some("T1110.001"),
             confidence: 0.7,
             secs: 3,
-            filler: "command",
+            ..BASE
         },
         RawTag {
             uuid: "dw-04",
-            attacker: Some(A1),
-            identity: Some(I1),
             tactic: &long_tactic,
             technique: &long_tech,
             sub: Some(&long_sub),
             confidence: 0.6,
             secs: 4,
             filler: &filler,
+            ..BASE
         },
         // Differs from dw-04 only in its 255th char: no key prefix may merge them.
         RawTag {
             uuid: "dw-05",
-            attacker: Some(A1),
-            identity: Some(I1),
             tactic: &long_tactic,
             technique: &long_tech_2,
             sub: Some(&long_sub),
             confidence: 0.5,
             secs: 5,
             filler: &filler,
+            ..BASE
         },
         RawTag {
             uuid: "dw-06",
@@ -354,36 +295,27 @@ contract!(
         let tags = [
             RawTag {
                 uuid: "sn-01",
-                attacker: Some(A1),
-                identity: Some(I1),
                 tactic: "privilege-escalation",
                 technique: "T1548",
                 sub: Some("T1548.001"),
-                confidence: 0.9,
-                secs: 1,
-                filler: "command",
+                ..BASE
             },
             RawTag {
                 uuid: "sn-02",
-                attacker: Some(A1),
                 identity: None,
                 tactic: "credential-access",
                 technique: "T1110",
-                sub: None,
                 confidence: 0.7,
                 secs: 2,
-                filler: "command",
+                ..BASE
             },
             RawTag {
                 uuid: "sn-03",
                 attacker: None,
-                identity: Some(I1),
-                tactic: "TA0007",
-                technique: "T1083",
-                sub: None,
                 confidence: 0.85,
                 secs: 3,
                 filler: "identity",
+                ..BASE
             },
         ];
         db.raw(&decnet_insert(db.dialect, &tags)).await;
@@ -431,25 +363,16 @@ async fn mysql_rerun_is_a_no_op_or_a_resume() {
     let tags = [
         RawTag {
             uuid: "rr-01",
-            attacker: Some(A1),
-            identity: Some(I1),
-            tactic: "TA0007",
-            technique: "T1083",
-            sub: None,
-            confidence: 0.9,
-            secs: 1,
-            filler: "command",
+            ..BASE
         },
         RawTag {
             uuid: "rr-02",
-            attacker: Some(A1),
-            identity: Some(I1),
             tactic: "credential-access",
             technique: "T1110",
             sub: Some("T1110.001"),
             confidence: 0.8,
             secs: 2,
-            filler: "command",
+            ..BASE
         },
     ];
     db.raw(&decnet_insert(db.dialect, &tags)).await;

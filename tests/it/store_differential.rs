@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::store_support::node_ids;
 use crate::support::{Backend, TestDb};
 use futures_util::TryStreamExt;
 use ttpgraph::demo::{DemoConfig, fill};
@@ -16,6 +17,40 @@ fn f32c(c: Confidence) -> String {
     (c.0 as f32).to_string()
 }
 
+/// A rollup row's fields as both dialects store them: whole seconds, f32 confidence.
+macro_rules! canon {
+    ($r:expr; $($f:ident),*) => { ($(Canon::canon(&$r.$f)),*) };
+}
+
+trait Canon {
+    fn canon(&self) -> String;
+}
+impl Canon for String {
+    fn canon(&self) -> String {
+        self.clone()
+    }
+}
+impl Canon for Option<String> {
+    fn canon(&self) -> String {
+        format!("{self:?}")
+    }
+}
+impl Canon for i64 {
+    fn canon(&self) -> String {
+        self.to_string()
+    }
+}
+impl Canon for Timestamp {
+    fn canon(&self) -> String {
+        secs(*self).to_string()
+    }
+}
+impl Canon for Confidence {
+    fn canon(&self) -> String {
+        f32c(*self)
+    }
+}
+
 /// Every read of the store, normalised to what both dialects can agree on.
 async fn answers(s: &Store) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
@@ -24,73 +59,22 @@ async fn answers(s: &Store) -> BTreeMap<String, String> {
         min_confidence: Some(0.85),
         tactics: vec!["TA0007".into(), "TA0002".into()],
     };
-    let attackers: Vec<String> = s
-        .list_attackers(None, 100_000)
-        .await
-        .expect("a")
-        .into_iter()
-        .map(|a| a.uuid)
-        .collect();
-    let identities: Vec<String> = s
-        .list_identities(None, 100_000)
-        .await
-        .expect("i")
-        .into_iter()
-        .map(|i| i.uuid)
-        .collect();
-    let campaigns: Vec<String> = s
-        .list_campaigns(None, 100_000)
-        .await
-        .expect("c")
-        .into_iter()
-        .map(|c| c.uuid)
-        .collect();
+    let (attackers, identities, campaigns) = node_ids(s, 100_000).await;
     out.insert(
         "lists".into(),
         format!("{attackers:?}{identities:?}{campaigns:?}"),
     );
     for filter in [&f, &knob] {
-        for (id, rows) in s
-            .techniques_by_identities(&identities, filter)
-            .await
-            .expect("i")
-        {
-            let v: Vec<_> = rows
-                .iter()
-                .map(|r| {
-                    (
-                        &r.technique_id,
-                        &r.sub_technique_id,
-                        &r.tactic,
-                        r.count,
-                        secs(r.first_seen),
-                        secs(r.last_seen),
-                        f32c(r.confidence_max),
-                    )
-                })
-                .collect();
-            out.insert(format!("identity {id} {filter:?}"), format!("{v:?}"));
-        }
-        for (id, rows) in s
-            .techniques_by_attackers(&attackers, filter)
-            .await
-            .expect("a")
-        {
-            let v: Vec<_> = rows
-                .iter()
-                .map(|r| {
-                    (
-                        &r.technique_id,
-                        &r.sub_technique_id,
-                        &r.tactic,
-                        r.count,
-                        secs(r.first_seen),
-                        secs(r.last_seen),
-                        f32c(r.confidence_max),
-                    )
-                })
-                .collect();
-            out.insert(format!("attacker {id} {filter:?}"), format!("{v:?}"));
+        let by_identity = s.techniques_by_identities(&identities, filter).await;
+        let by_attacker = s.techniques_by_attackers(&attackers, filter).await;
+        for (scope, rollups) in [("identity", by_identity), ("attacker", by_attacker)] {
+            for (id, rows) in rollups.expect("rollups") {
+                let v: Vec<_> = rows
+                    .iter()
+                    .map(|r| canon!(r; technique_id, sub_technique_id, tactic, count, first_seen, last_seen, confidence_max))
+                    .collect();
+                out.insert(format!("{scope} {id} {filter:?}"), format!("{v:?}"));
+            }
         }
         for (id, rows) in s
             .techniques_by_campaigns(&campaigns, filter)
@@ -99,16 +83,7 @@ async fn answers(s: &Store) -> BTreeMap<String, String> {
         {
             let v: Vec<_> = rows
                 .iter()
-                .map(|r| {
-                    (
-                        &r.technique_id,
-                        &r.sub_technique_id,
-                        &r.tactic,
-                        r.count,
-                        r.identity_count,
-                        secs(r.last_seen),
-                    )
-                })
+                .map(|r| canon!(r; technique_id, sub_technique_id, tactic, count, identity_count, last_seen))
                 .collect();
             out.insert(format!("campaign {id} {filter:?}"), format!("{v:?}"));
         }
@@ -117,15 +92,7 @@ async fn answers(s: &Store) -> BTreeMap<String, String> {
             .await
             .expect("fleet")
             .iter()
-            .map(|r| {
-                (
-                    r.technique_id.clone(),
-                    r.sub_technique_id.clone(),
-                    r.tactic.clone(),
-                    r.count,
-                    secs(r.last_seen),
-                )
-            })
+            .map(|r| canon!(r; technique_id, sub_technique_id, tactic, count, last_seen))
             .collect();
         out.insert(format!("fleet {filter:?}"), format!("{fleet:?}"));
     }
@@ -153,14 +120,7 @@ async fn answers(s: &Store) -> BTreeMap<String, String> {
     for (id, rows) in s.techniques_by_sessions(&sessions, &f).await.expect("s") {
         let v: Vec<_> = rows
             .iter()
-            .map(|r| {
-                (
-                    &r.technique_id,
-                    &r.sub_technique_id,
-                    r.count,
-                    secs(r.first_seen),
-                )
-            })
+            .map(|r| canon!(r; technique_id, sub_technique_id, count, first_seen))
             .collect();
         out.insert(format!("session {id}"), format!("{v:?}"));
     }
@@ -195,20 +155,11 @@ async fn answers(s: &Store) -> BTreeMap<String, String> {
         .expect("export")
         .into_iter()
         .map(|(k, v)| {
-            (
-                k,
-                v.into_iter()
-                    .map(|r| {
-                        (
-                            r.technique_id,
-                            r.sub_technique_id,
-                            r.tactic,
-                            r.count,
-                            f32c(r.confidence_max),
-                        )
-                    })
-                    .collect::<Vec<_>>(),
-            )
+            let v: Vec<_> = v
+                .iter()
+                .map(|r| canon!(r; technique_id, sub_technique_id, tactic, count, confidence_max))
+                .collect();
+            (k, v)
         })
         .collect();
     out.insert("export".into(), format!("{export:?}"));

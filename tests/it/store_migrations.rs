@@ -3,7 +3,7 @@
 
 use crate::fixtures::*;
 use crate::support::{Backend, TestDb};
-use ttpgraph::store::TechniqueFilter;
+use ttpgraph::store::{Dialect, TechniqueFilter};
 
 /// DECNET's own DDL (with columns ttpgraph does not know) and a few rows. On MariaDB the
 /// tables take what DECNET's SQLAlchemy tables get from the server default:
@@ -125,4 +125,102 @@ async fn migrations_run_twice_on_a_fresh_database() {
         db.store.migrate().await.expect("second run is a no-op");
         assert!(db.store.is_empty().await.expect("empty"));
     }
+}
+
+/// The migration files of one dialect's folder, sorted.
+fn migration_files(dialect: &str) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(dialect);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("migrations folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sql"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Unique keys SQLite declares inline (`username … UNIQUE`, an unnamed automatic index)
+/// and MySQL by name; the same key, only spelt differently.
+const INLINE_UNIQUE: &[&str] = &["ux_users_username"];
+
+/// Tables, indexes (name, uniqueness and columns in order) and triggers of a migrated
+/// database, one line each; sqlx's own bookkeeping table left out.
+async fn schema_objects(db: &TestDb) -> Vec<String> {
+    let queries: &[&str] = match db.dialect {
+        Dialect::Sqlite => &[
+            r"SELECT 'table ' || name FROM sqlite_master
+              WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations'",
+            r"SELECT 'index ' || m.name || ' '
+                || CASE il.origin WHEN 'pk' THEN 'PRIMARY' WHEN 'u' THEN 'inline-unique'
+                   ELSE il.name END
+                || ' unique=' || il.[unique] || ' ('
+                || (SELECT group_concat(name, ',')
+                    FROM (SELECT name FROM pragma_index_info(il.name) ORDER BY seqno)) || ')'
+              FROM sqlite_master m JOIN pragma_index_list(m.name) il
+              WHERE m.type = 'table' AND m.name <> '_sqlx_migrations'",
+            r"SELECT 'trigger ' || tbl_name || ' ' || name FROM sqlite_master
+              WHERE type = 'trigger'",
+        ],
+        Dialect::MySql => &[
+            r"SELECT CONCAT('table ', table_name) FROM information_schema.tables
+              WHERE table_schema = DATABASE() AND table_name <> '_sqlx_migrations'",
+            r"SELECT CONCAT('index ', table_name, ' ', index_name, ' unique=', 1 - MAX(non_unique),
+                ' (', GROUP_CONCAT(column_name ORDER BY seq_in_index SEPARATOR ','), ')')
+              FROM information_schema.statistics
+              WHERE table_schema = DATABASE() AND table_name <> '_sqlx_migrations'
+              GROUP BY table_name, index_name",
+            r"SELECT CONCAT('trigger ', event_object_table, ' ', trigger_name)
+              FROM information_schema.triggers WHERE trigger_schema = DATABASE()",
+        ],
+    };
+    let mut out = Vec::new();
+    for q in queries {
+        out.extend(db.raw_strings(q).await);
+    }
+    for o in &mut out {
+        for name in INLINE_UNIQUE {
+            *o = o.replace(&format!(" {name} "), " inline-unique ");
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The two migration folders stay in step: the same migrations, and a fresh database of
+/// each dialect ends with the same tables, indexes and triggers. (DECNET-only objects
+/// are not created by either folder, so there are none to exempt here.)
+#[tokio::test]
+async fn sqlite_and_mysql_migrations_create_the_same_schema() {
+    let (lite, my) = (migration_files("sqlite"), migration_files("mysql"));
+    assert!(lite.len() >= 6, "the folder is read: {lite:?}");
+    assert_eq!(lite, my, "the same migration files (versions and names)");
+
+    let Some(mysql) = TestDb::new(Backend::MySql).await else {
+        return;
+    };
+    let sqlite = TestDb::new(Backend::Sqlite).await.expect("sqlite");
+    let (a, b) = (schema_objects(&sqlite).await, schema_objects(&mysql).await);
+    for needle in [
+        "table ttp_tag",
+        "index ttp_tag PRIMARY unique=1 (uuid)",
+        "index ttp_tag ix_ttp_tag_identity_inspect",
+        "index users inline-unique unique=1 (username)",
+        "trigger ttp_tag trg_ttp_tag_rollups_insert",
+    ] {
+        assert!(
+            a.iter().any(|o| o.starts_with(needle)),
+            "the listing sees {needle}: {a:#?}"
+        );
+    }
+    let only = |x: &[String], y: &[String]| -> Vec<String> {
+        x.iter().filter(|o| !y.contains(o)).cloned().collect()
+    };
+    assert!(
+        a == b,
+        "schemas differ\nonly on SQLite: {:#?}\nonly on MySQL: {:#?}",
+        only(&a, &b),
+        only(&b, &a)
+    );
 }

@@ -4,58 +4,21 @@
 //! really sends.
 
 use crate::contract;
-use ttpgraph::demo::{DemoConfig, fill};
+use crate::store_support::{demo, node_ids};
 use ttpgraph::store::context::{MergeTable, TagAnchor};
 use ttpgraph::store::{InspectorScope, TechniqueFilter};
 
 contract!(scoped_queries_never_scan_the_tag_table, |db| async move {
     let s = &db.store;
-    fill(
-        s,
-        &DemoConfig {
-            seed: 21,
-            attackers: 900,
-            tags: 20_000,
-            batch: 5_000,
-        },
-        |_| {},
-    )
-    .await
-    .expect("demo");
+    demo(s, 21, 900, 20_000, 5_000).await;
     // SQLite gets no ANALYZE: DECNET never runs it, so production planners work without
     // statistics. InnoDB keeps its own.
     if db.dialect == ttpgraph::store::Dialect::MySql {
         db.raw("ANALYZE TABLE ttp_tag, attackers, attacker_identities")
             .await;
     }
-    let attackers: Vec<String> = s
-        .list_attackers(None, 3)
-        .await
-        .expect("a")
-        .into_iter()
-        .map(|a| a.uuid)
-        .collect();
-    let identities: Vec<String> = s
-        .list_identities(None, 3)
-        .await
-        .expect("i")
-        .into_iter()
-        .map(|i| i.uuid)
-        .collect();
-    let campaigns: Vec<String> = s
-        .list_campaigns(None, 2)
-        .await
-        .expect("c")
-        .into_iter()
-        .map(|c| c.uuid)
-        .collect();
-    let all: Vec<String> = s
-        .list_attackers(None, 1000)
-        .await
-        .expect("all")
-        .into_iter()
-        .map(|a| a.uuid)
-        .collect();
+    let (all, identities, campaigns) = node_ids(s, 1000).await;
+    let (attackers, identities, campaigns) = (&all[..3], &identities[..3], &campaigns[..2]);
     let sessions: Vec<String> = s
         .sessions_of_attackers(&all)
         .await
@@ -72,16 +35,16 @@ contract!(scoped_queries_never_scan_the_tag_table, |db| async move {
 
     s.capture_statements(true);
     for f in [TechniqueFilter::default(), filtered] {
-        s.techniques_by_identities(&identities, &f)
+        s.techniques_by_identities(identities, &f)
             .await
             .expect("identity");
-        s.techniques_by_attackers(&attackers, &f)
+        s.techniques_by_attackers(attackers, &f)
             .await
             .expect("attacker");
         s.techniques_by_sessions(&sessions, &f)
             .await
             .expect("session");
-        s.techniques_by_campaigns(&campaigns, &f)
+        s.techniques_by_campaigns(campaigns, &f)
             .await
             .expect("campaign");
     }
@@ -97,25 +60,25 @@ contract!(scoped_queries_never_scan_the_tag_table, |db| async move {
             .await
             .expect("inspect sub");
     }
-    s.decky_phases_batch(&identities).await.expect("phases");
+    s.decky_phases_batch(identities).await.expect("phases");
     s.tags_by_attacker_page(&attackers[0], None, 50)
         .await
         .expect("raw tags");
-    s.tagged_ids(TagAnchor::Identity, &identities)
+    s.tagged_ids(TagAnchor::Identity, identities)
         .await
         .expect("tagged");
-    s.tagged_ids(TagAnchor::Attacker, &attackers)
+    s.tagged_ids(TagAnchor::Attacker, attackers)
         .await
         .expect("tagged");
     s.tagged_ids(TagAnchor::Session, &sessions)
         .await
         .expect("tagged");
     s.session_facts(&sessions).await.expect("facts");
-    s.sessions_of_attackers(&attackers).await.expect("sessions");
-    s.attackers_of_identities(&identities)
+    s.sessions_of_attackers(attackers).await.expect("sessions");
+    s.attackers_of_identities(identities)
         .await
         .expect("attackers of");
-    s.identities_of_campaigns(&campaigns)
+    s.identities_of_campaigns(campaigns)
         .await
         .expect("identities of");
     s.merge_survivor(MergeTable::Identities, &identities[0])

@@ -4,79 +4,42 @@
 
 use crate::contract;
 use crate::fixtures::*;
-use ttpgraph::demo::{DemoConfig, fill};
+use crate::store_support::{
+    DECNET_TAG_COLUMNS, demo, fleet_filters, node_ids, summaries_beside_scans,
+};
 use ttpgraph::store::{Dialect, Store, TechniqueFilter};
 
+/// What an export row shares with a rollup row.
+macro_rules! fields {
+    ($r:expr) => {
+        (
+            &$r.technique_id,
+            &$r.sub_technique_id,
+            &$r.tactic,
+            $r.count,
+            $r.confidence_max,
+        )
+    };
+}
+
 async fn assert_summaries_match(s: &Store, attackers: &[String], when: &str) {
-    let identities: Vec<String> = s
-        .list_identities(None, 1000)
-        .await
-        .expect("ids")
-        .into_iter()
-        .map(|i| i.uuid)
-        .collect();
-    let mut identities = identities;
+    let (_, mut identities, campaigns) = node_ids(s, 1000).await;
     identities.extend([I1.to_string(), I2.to_string()]);
-    let campaigns: Vec<String> = s
-        .list_campaigns(None, 1000)
-        .await
-        .expect("c")
-        .into_iter()
-        .map(|c| c.uuid)
-        .collect();
-    let none = TechniqueFilter::default();
-    let fast = s
-        .techniques_by_identities(&identities, &none)
-        .await
-        .expect("summary");
-    let scan = s
-        .techniques_by_identities_scan(&identities, &none)
-        .await
-        .expect("scan");
-    assert!(
-        scan.values().filter(|v| !v.is_empty()).count() > 5,
-        "{when}: identities have tags"
-    );
-    assert_eq!(fast, scan, "{when}: identity rollups");
-    let fast = s
-        .techniques_by_campaigns(&campaigns, &none)
-        .await
-        .expect("summary");
-    let scan = s
-        .techniques_by_campaigns_scan(&campaigns, &none)
-        .await
-        .expect("scan");
-    assert!(
-        scan.values().any(|v| !v.is_empty()),
-        "{when}: campaigns have tags"
-    );
-    assert_eq!(fast, scan, "{when}: campaign rollups");
-    let filters = [
-        TechniqueFilter::default(),
-        TechniqueFilter {
-            min_confidence: Some(0.85),
-            tactics: vec![],
-        },
-        TechniqueFilter {
-            min_confidence: None,
-            tactics: vec!["TA0007".into(), "TA0011".into()],
-        },
-    ];
-    for f in &filters {
-        let fast = s.fleet_techniques(f).await.expect("summary");
-        let scan = s.fleet_techniques_scan(f).await.expect("scan");
-        assert!(!scan.is_empty(), "{when}: the fixture has tags");
-        assert_eq!(fast, scan, "{when}: fleet rollup under {f:?}");
+    let filters = fleet_filters(0.85, &["TA0007", "TA0011"]);
+    for r in summaries_beside_scans(s, &identities, attackers, &campaigns, &filters).await {
+        let at_least = match r.what.as_str() {
+            "identity rollups" => 6,
+            "attacker rollups" => 0,
+            _ => 1,
+        };
+        assert!(r.tagged() >= at_least, "{when}: {} cover tags", r.what);
+        assert_eq!(r.fast, r.scan, "{when}: {}", r.what);
     }
-    let fast = s
-        .techniques_by_attackers(attackers, &TechniqueFilter::default())
-        .await
-        .expect("summary");
+    // The fleet export reads the attacker summary: the same rows, less the times.
     let scan = s
         .techniques_by_attackers_scan(attackers, &TechniqueFilter::default())
         .await
         .expect("scan");
-    assert_eq!(fast, scan, "{when}: attacker rollups");
     let export = s.export_rollups().await.expect("export");
     let from_scan: usize = scan.values().map(Vec::len).sum();
     let exported: usize = export.values().map(Vec::len).sum();
@@ -85,56 +48,21 @@ async fn assert_summaries_match(s: &Store, attackers: &[String], when: &str) {
         "{when}: export covers every attacker's rollup"
     );
     for (a, rows) in &scan {
-        let ex = export.get(a).cloned().unwrap_or_default();
-        let got: Vec<_> = ex
-            .iter()
-            .map(|r| {
-                (
-                    &r.technique_id,
-                    &r.sub_technique_id,
-                    &r.tactic,
-                    r.count,
-                    r.confidence_max,
-                )
-            })
+        let got: Vec<_> = export
+            .get(a)
+            .into_iter()
+            .flatten()
+            .map(|r| fields!(r))
             .collect();
-        let want: Vec<_> = rows
-            .iter()
-            .map(|r| {
-                (
-                    &r.technique_id,
-                    &r.sub_technique_id,
-                    &r.tactic,
-                    r.count,
-                    r.confidence_max,
-                )
-            })
-            .collect();
+        let want: Vec<_> = rows.iter().map(|r| fields!(r)).collect();
         assert_eq!(got, want, "{when}: export of {a}");
     }
 }
 
 contract!(summaries_follow_every_writer, |db| async move {
     let s = &db.store;
-    fill(
-        s,
-        &DemoConfig {
-            seed: 9,
-            attackers: 50,
-            tags: 3_000,
-            batch: 1_000,
-        },
-        |_| {},
-    )
-    .await
-    .expect("demo");
-    let mut attackers: Vec<String> = s
-        .list_attackers(None, 1000)
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|a| a.uuid)
-        .collect();
+    demo(s, 9, 50, 3_000, 1_000).await;
+    let (mut attackers, _, _) = node_ids(s, 1000).await;
     attackers.push(A1.into());
     assert_summaries_match(s, &attackers, "after the demo").await;
 
@@ -154,9 +82,8 @@ contract!(summaries_follow_every_writer, |db| async move {
         "2026-11-30 09:00:00"
     };
     db.raw(&format!(
-        "INSERT INTO ttp_tag (uuid, source_kind, source_id, attacker_uuid, identity_uuid, session_id, decky_id, tactic, \
-         technique_id, sub_technique_id, confidence, rule_id, rule_version, evidence, attack_release, mitre_url, created_at) VALUES \
-         ('ext-1', 'command', 'x#1', '{A1}', NULL, NULL, 'omega-decky', 'TA0011', 'T1105', NULL, 0.97, 'R0012', 2, '{{}}', 'v15.1', NULL, '{ts}'), \
+        r"INSERT INTO ttp_tag ({DECNET_TAG_COLUMNS}) VALUES
+         ('ext-1', 'command', 'x#1', '{A1}', NULL, NULL, 'omega-decky', 'TA0011', 'T1105', NULL, 0.97, 'R0012', 2, '{{}}', 'v15.1', NULL, '{ts}'),
          ('ext-2', 'identity', 'x#2', NULL, '{I1}', NULL, NULL, 'TA0006', 'T1110', 'T1110.003', 0.9, 'R0003', 1, '{{}}', 'v15.1', NULL, '{ts}')"
     ))
     .await;
