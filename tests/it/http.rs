@@ -4,7 +4,7 @@
 use axum::http::{StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::support::http::{get, open_app, post, post_as, send};
+use crate::support::http::{content_type, get, open_app, post, post_as, send};
 use crate::support::{Backend, TestDb};
 use ttpgraph::http::HttpOptions;
 
@@ -74,12 +74,7 @@ async fn graphiql_and_health() {
     let app = open_app(&db.store, HttpOptions::default());
     let (s, h, v) = send(&app, get("/")).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(
-        h[header::CONTENT_TYPE]
-            .to_str()
-            .unwrap_or("")
-            .starts_with("text/html")
-    );
+    assert!(content_type(&h).starts_with("text/html"));
     assert!(
         v.as_str()
             .is_some_and(|html| html.contains("graphiql") && html.contains("/graphql"))

@@ -8,7 +8,7 @@ use axum::http::{Request, StatusCode, header};
 use serde_json::Value;
 use sqlx::Connection;
 
-use crate::support::http::{get, open_app, post, send_text};
+use crate::support::http::{content_type, get, open_app, post, send_text};
 use crate::support::{Backend, TestDb, error_code};
 use ttpgraph::graphql::{SchemaOptions, build_schema};
 use ttpgraph::http::{AppState, HttpOptions, layers, router};
@@ -261,12 +261,7 @@ async fn metrics_and_readiness() {
     assert_eq!(send_text(&app, post(q)).await.0, StatusCode::OK);
     let (s, h, text) = send_text(&app, get("/metrics")).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(
-        h[header::CONTENT_TYPE]
-            .to_str()
-            .unwrap_or("")
-            .starts_with("text/plain")
-    );
+    assert!(content_type(&h).starts_with("text/plain"));
     assert!(
         text.contains(r#"ttpgraph_graphql_requests_total{operation="MetricsProbe",outcome="ok"}"#),
         "{text}"

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::contract;
 use crate::fixtures::*;
 use crate::support::http::{app_with, post, send_bytes};
-use crate::support::{Backend, TestDb, error_code, gql, gql_limited, gql_ok};
+use crate::support::{Backend, TestDb, error_code, gql, gql_limited, gql_ok, strings};
 use ttpgraph::auth::Authenticator;
 use ttpgraph::config::Limits;
 use ttpgraph::graphql::SchemaOptions;
@@ -181,12 +181,7 @@ contract!(
             kc["deckies"][0]["lastPhase"].as_str().map(str::to_owned),
             phase(by_uuid[3].1)
         );
-        let observed: Vec<&str> = kc["observations"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|o| o["tactic"].as_str())
-            .collect();
+        let observed: Vec<&str> = strings(&kc["observations"], "tactic");
         let expected: Vec<&str> = by_uuid.iter().map(|x| x.1).collect();
         assert_eq!(observed, expected, "oldest first, ties by uuid");
         // The inspector: newest first, ties by uuid descending.
@@ -196,12 +191,7 @@ contract!(
             json!({"a": A1}),
         )
         .await;
-        let got: Vec<&str> = d["inspect"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r["uuid"].as_str())
-            .collect();
+        let got: Vec<&str> = strings(&d["inspect"], "uuid");
         let want: Vec<&str> = by_uuid.iter().rev().map(|x| x.0.as_str()).collect();
         assert_eq!(got, want);
     }

@@ -314,3 +314,12 @@ pub fn error_code(v: &serde_json::Value) -> &str {
 pub fn error_message(v: &serde_json::Value) -> &str {
     v["errors"][0]["message"].as_str().unwrap_or("")
 }
+
+/// The text `field` of every object in the JSON list `list` (none when it is not a list).
+pub fn strings<'a>(list: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o[field].as_str())
+        .collect()
+}

@@ -76,6 +76,11 @@ fn bearer(claims: &Value) -> String {
     format!("Bearer {}", sign_with(SECRET.as_bytes(), "HS256", claims))
 }
 
+/// The `Authorization` value of a DECNET login of `uuid` now.
+fn login(uuid: &str) -> String {
+    bearer(&decnet_claims(uuid, Utc::now()))
+}
+
 /// The router with authentication on; `ttl` is the look-up cache's.
 fn app(db: &TestDb, ttl: Duration) -> axum::Router {
     let secret = JwtSecret::new(SECRET).expect("secret");

@@ -19,8 +19,7 @@ contract!(
             ("must change password", CHANGE_PW),
             ("unknown role", ODD_ROLE),
         ] {
-            let (s, h, v) =
-                post(&app, Some(&bearer(&decnet_claims(uuid, Utc::now()))), QUERY).await;
+            let (s, h, v) = post(&app, Some(&login(uuid)), QUERY).await;
             assert_eq!(s, StatusCode::FORBIDDEN, "{case}: {v}");
             assert_eq!(v["errors"][0]["extensions"]["code"], "FORBIDDEN", "{case}");
             assert!(
@@ -32,12 +31,7 @@ contract!(
             .set_must_change_password(CHANGE_PW, false)
             .await
             .expect("password changed");
-        let (s, _, _) = post(
-            &app,
-            Some(&bearer(&decnet_claims(CHANGE_PW, Utc::now()))),
-            QUERY,
-        )
-        .await;
+        let (s, _, _) = post(&app, Some(&login(CHANGE_PW)), QUERY).await;
         assert_eq!(s, StatusCode::OK, "the 403 was the flag's");
     }
 );
@@ -45,7 +39,7 @@ contract!(
 contract!(viewers_read_admins_write, |db| async move {
     usual_users(&db).await;
     let app = app(&db, Duration::ZERO);
-    let viewer = bearer(&decnet_claims(VIEWER, Utc::now()));
+    let viewer = login(VIEWER);
     let (s, _, v) = post(&app, Some(&viewer), QUERY).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["data"]["tactics"].as_array().map(Vec::len), Some(15));
@@ -67,7 +61,7 @@ contract!(viewers_read_admins_write, |db| async move {
         "nothing written"
     );
 
-    let admin = bearer(&decnet_claims(ADMIN, Utc::now()));
+    let admin = login(ADMIN);
     let (s, _, v) = post(&app, Some(&admin), INSERT).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v, json!({"data": {"insertTags": {"inserted": 1}}}));
@@ -84,8 +78,8 @@ async fn body_limits_follow_the_role() {
         r#"{{"query":"{{ __typename {} }}"}}"#,
         " ".repeat(70 * 1024)
     );
-    let viewer = bearer(&decnet_claims(VIEWER, Utc::now()));
-    let admin = bearer(&decnet_claims(ADMIN, Utc::now()));
+    let viewer = login(VIEWER);
+    let admin = login(ADMIN);
     let (s, _, v) = post(&app, Some(&viewer), &padded).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
     assert_eq!(v["errors"][0]["extensions"]["code"], "PAYLOAD_TOO_LARGE");

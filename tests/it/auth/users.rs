@@ -59,20 +59,10 @@ async fn decnet_token_on_decnet_tables() {
             "{backend:?}: DECNET's extra columns are still there"
         );
         let app = app(&db, Duration::ZERO);
-        let (s, _, v) = post(
-            &app,
-            Some(&bearer(&decnet_claims(ADMIN, Utc::now()))),
-            QUERY,
-        )
-        .await;
+        let (s, _, v) = post(&app, Some(&login(ADMIN)), QUERY).await;
         assert_eq!(s, StatusCode::OK, "{backend:?}: {v}");
         assert_eq!(v["data"]["tactics"].as_array().map(Vec::len), Some(15));
-        let (s, _, v) = post(
-            &app,
-            Some(&bearer(&decnet_claims(ADMIN, Utc::now()))),
-            INSERT,
-        )
-        .await;
+        let (s, _, v) = post(&app, Some(&login(ADMIN)), INSERT).await;
         assert_eq!(
             (s, &v["data"]["insertTags"]["inserted"]),
             (StatusCode::OK, &json!(1)),

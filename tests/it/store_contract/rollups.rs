@@ -135,37 +135,22 @@ contract!(unknown_ids_give_empty_results, |db| async move {
     let s = &db.store;
     identity_fixture(s).await;
     let nobody = "00000000-dead-4000-8000-000000000000".to_string();
-    assert!(
-        s.techniques_by_identity(&nobody, &none())
-            .await
-            .expect("i")
-            .is_empty()
-    );
-    assert!(
-        s.techniques_by_attacker(&nobody, &none())
-            .await
-            .expect("a")
-            .is_empty()
-    );
-    assert!(
-        s.techniques_by_session(&nobody, &none())
-            .await
-            .expect("s")
-            .is_empty()
-    );
-    assert!(
-        s.techniques_by_campaign(&nobody, &none())
-            .await
-            .expect("c")
-            .is_empty()
-    );
-    assert!(
+    let (n, f) = (nobody.as_str(), none());
+    let empty = [
+        s.techniques_by_identity(n, &f).await.expect("i").is_empty(),
+        s.techniques_by_attacker(n, &f).await.expect("a").is_empty(),
+        s.techniques_by_session(n, &f).await.expect("s").is_empty(),
+        s.techniques_by_campaign(n, &f).await.expect("c").is_empty(),
         s.inspect(InspectorScope::Identity, &nobody, "T1083", None, 200)
             .await
             .expect("insp")
-            .is_empty()
+            .is_empty(),
+        s.decky_phases(&nobody).await.expect("phases").is_empty(),
+    ];
+    assert_eq!(
+        empty, [true; 6],
+        "identity, attacker, session, campaign, inspector, decky phases"
     );
-    assert!(s.decky_phases(&nobody).await.expect("phases").is_empty());
     let batch = s
         .techniques_by_attackers(&[nobody.clone(), A1.into()], &none())
         .await

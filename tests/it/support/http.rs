@@ -85,3 +85,11 @@ pub fn post(body: impl Into<Body>) -> Request<Body> {
 pub fn get(uri: &str) -> Request<Body> {
     Request::get(uri).body(Body::empty()).expect("request")
 }
+
+/// The answer's `Content-Type` ("" when absent or not text).
+pub fn content_type(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
