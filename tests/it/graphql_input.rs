@@ -306,28 +306,20 @@ async fn table_dump(db: &TestDb) -> Vec<String> {
         "mitre_url",
         "created_at",
     ];
-    let sql = match db.dialect {
-        ttpgraph::store::Dialect::Sqlite => {
-            let parts: Vec<String> = cols
-                .iter()
-                .map(|c| format!("COALESCE(CAST({c} AS TEXT), '<null>')"))
-                .collect();
-            format!(
-                "SELECT {} FROM ttp_tag ORDER BY uuid",
-                parts.join(" || '|' || ")
-            )
-        }
-        ttpgraph::store::Dialect::MySql => {
-            let parts: Vec<String> = cols
-                .iter()
-                .map(|c| format!("COALESCE(CAST({c} AS CHAR), '<null>')"))
-                .collect();
-            format!(
-                "SELECT CONCAT_WS('|', {}) FROM ttp_tag ORDER BY uuid",
-                parts.join(", ")
-            )
-        }
+    use ttpgraph::store::Dialect;
+    let as_text = match db.dialect {
+        Dialect::Sqlite => "TEXT",
+        Dialect::MySql => "CHAR",
     };
+    let parts: Vec<String> = cols
+        .iter()
+        .map(|c| format!("COALESCE(CAST({c} AS {as_text}), '<null>')"))
+        .collect();
+    let row = match db.dialect {
+        Dialect::Sqlite => parts.join(" || '|' || "),
+        Dialect::MySql => format!("CONCAT_WS('|', {})", parts.join(", ")),
+    };
+    let sql = format!("SELECT {row} FROM ttp_tag ORDER BY uuid");
     db.raw_column::<String>(&sql).await
 }
 

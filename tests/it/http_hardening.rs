@@ -312,6 +312,16 @@ async fn socket_server(
     (addr, stop, server)
 }
 
+/// Request headers that never end: the server waits for the blank line.
+const HALF_SENT_HEAD: &[u8] = b"POST /graphql HTTP/1.1\r\nHost: localhost\r\n";
+
+/// A connection to `addr` on which `bytes` have been sent.
+async fn connect_sending(addr: std::net::SocketAddr, bytes: &[u8]) -> tokio::net::TcpStream {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(bytes).await.expect("write");
+    stream
+}
+
 /// Reads until the server closes the connection (or the test's patience runs out).
 async fn read_to_close(stream: &mut tokio::net::TcpStream, patience: Duration) -> Option<String> {
     let mut buf = Vec::new();
@@ -333,19 +343,21 @@ async fn half_sent_headers_are_dropped_after_the_header_timeout() {
     )
     .await;
     // A whole request is served over the socket.
-    let mut ok = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    ok.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("write");
+    let mut ok = connect_sending(
+        addr,
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     let answer = read_to_close(&mut ok, Duration::from_secs(5))
         .await
         .expect("answered and closed");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 
-    let mut half = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    half.write_all(b"POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Ty")
-        .await
-        .expect("write");
+    let mut half = connect_sending(
+        addr,
+        b"POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Ty",
+    )
+    .await;
     let started = Instant::now();
     let closed = read_to_close(&mut half, Duration::from_secs(5)).await;
     let waited = started.elapsed();
@@ -378,18 +390,10 @@ async fn shutdown_completes_within_the_drain_bound_despite_open_connections() {
         },
     )
     .await;
-    let mut half = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    half.write_all(b"POST /graphql HTTP/1.1\r\nHost: localhost\r\n")
-        .await
-        .expect("write");
+    let mut half = connect_sending(addr, HALF_SENT_HEAD).await;
     // A request whose body never completes: in flight, and never finishing on its own.
-    let mut in_flight = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    in_flight
-        .write_all(
-            b"POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"query\":",
-        )
-        .await
-        .expect("write");
+    let unfinished = b"POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"query\":";
+    let mut in_flight = connect_sending(addr, unfinished).await;
     let mut idle = tokio::net::TcpStream::connect(addr).await.expect("connect");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
@@ -423,10 +427,7 @@ async fn shutdown_drains_requests_in_flight_and_closes_half_sent_ones_at_once() 
         },
     )
     .await;
-    let mut half = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    half.write_all(b"POST /graphql HTTP/1.1\r\nHost: localhost\r\n")
-        .await
-        .expect("write");
+    let mut half = connect_sending(addr, HALF_SENT_HEAD).await;
     let mut idle = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let mut in_flight = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let head = format!(
