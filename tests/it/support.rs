@@ -160,12 +160,12 @@ impl TestDb {
     where
         T: Send + Unpin + RawValue<sqlx::Sqlite> + RawValue<sqlx::MySql>,
     {
-        with_raw_pool!(self, |p| sqlx::query_scalar::<_, T>(AssertSqlSafe(
-            sql.to_owned()
-        ))
-        .fetch_all(&p)
-        .await
-        .expect("raw"))
+        with_raw_pool!(self, |p| {
+            sqlx::query_scalar::<_, T>(AssertSqlSafe(sql.to_owned()))
+                .fetch_all(&p)
+                .await
+                .expect("raw")
+        })
     }
 
     /// The one value of a raw query (cast a float to DOUBLE in the SQL: MySQL's FLOAT

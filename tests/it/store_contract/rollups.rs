@@ -173,27 +173,7 @@ contract!(batch_rollups_equal_single_id_rollups, |db| async move {
     )
     .await
     .expect("demo fleet");
-    let attackers: Vec<String> = s
-        .list_attackers(None, 1000)
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|a| a.uuid)
-        .collect();
-    let identities: Vec<String> = s
-        .list_identities(None, 1000)
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|i| i.uuid)
-        .collect();
-    let campaigns: Vec<String> = s
-        .list_campaigns(None, 1000)
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|c| c.uuid)
-        .collect();
+    let [attackers, identities, campaigns] = listed_uuids(s).await;
     let sessions: Vec<String> = s
         .tags_by_attacker(&attackers[0], 2000)
         .await
