@@ -149,29 +149,20 @@ contract!(batched_answers_equal_single_id_queries, |db| async move {
     .await
     .expect("demo");
     let data = gql_ok(&db, NESTED, json!({"n": 100})).await;
-    let f = TechniqueFilter::default();
+    let (s, f) = (&db.store, TechniqueFilter::default());
     let mut checked = 0;
     for node in data["attackers"]["nodes"].as_array().expect("nodes") {
         let id = node["id"].as_str().expect("id");
-        let want = db
-            .store
-            .techniques_by_attacker(id, &f)
-            .await
-            .expect("store");
+        let want = s.techniques_by_attacker(id, &f).await.expect("store");
         assert_eq!(names(&node["techniques"]), keys!(want), "attacker {id}");
         if let Some(iid) = node["identity"]["id"].as_str() {
-            let want = db
-                .store
-                .techniques_by_identity(iid, &f)
-                .await
-                .expect("store");
+            let want = s.techniques_by_identity(iid, &f).await.expect("store");
             assert_eq!(
                 names(&node["identity"]["techniques"]),
                 keys!(want),
                 "identity {iid}"
             );
-            let survivor = db
-                .store
+            let survivor = s
                 .merge_survivor(ttpgraph::store::context::MergeTable::Identities, iid)
                 .await
                 .expect("store");
@@ -183,11 +174,7 @@ contract!(batched_answers_equal_single_id_queries, |db| async move {
             checked += 1;
         }
         if let Some(cid) = node["identity"]["campaign"]["id"].as_str() {
-            let want = db
-                .store
-                .techniques_by_campaign(cid, &f)
-                .await
-                .expect("store");
+            let want = s.techniques_by_campaign(cid, &f).await.expect("store");
             assert_eq!(
                 names(&node["identity"]["campaign"]["techniques"]),
                 keys!(want),
