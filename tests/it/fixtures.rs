@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
-use ttpgraph::store::{Attacker, Identity, NewTag, Timestamp};
+use ttpgraph::store::{Attacker, Identity, NewTag, Store, Timestamp};
 
 pub const A1: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 pub const A2: &str = "aaaaaaaa-0000-4000-8000-000000000002";
@@ -71,4 +71,17 @@ pub fn identity(uuid: &str, campaign: Option<&str>) -> Identity {
         observation_count: Some(3),
         merged_into_uuid: None,
     }
+}
+
+/// The uuids of the attackers, identities and campaigns the store lists (the first 1000
+/// of each, in list order): the ids a test compares batched and single answers over.
+pub async fn listed_uuids(s: &Store) -> [Vec<String>; 3] {
+    let attackers = s.list_attackers(None, 1000).await.expect("attackers");
+    let identities = s.list_identities(None, 1000).await.expect("identities");
+    let campaigns = s.list_campaigns(None, 1000).await.expect("campaigns");
+    [
+        attackers.into_iter().map(|a| a.uuid).collect(),
+        identities.into_iter().map(|i| i.uuid).collect(),
+        campaigns.into_iter().map(|c| c.uuid).collect(),
+    ]
 }

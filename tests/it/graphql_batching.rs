@@ -65,6 +65,18 @@ async fn start_cursor(db: &TestDb) -> Option<String> {
     )
 }
 
+/// (technique, sub-technique, count) of each row a store rollup returned, in `names`'
+/// shape (a macro: the attacker/identity and campaign rows are different types).
+macro_rules! keys {
+    ($rows:expr) => {
+        $rows
+            .iter()
+            .map(|r| (r.technique_id.clone(), r.sub_technique_id.clone(), r.count))
+            .collect::<Vec<_>>()
+    };
+}
+
+/// (technique, sub-technique, count) of each row of an API `techniques` list.
 fn names(v: &Value) -> Vec<(String, Option<String>, i64)> {
     v.as_array()
         .expect("list")
@@ -137,37 +149,20 @@ contract!(batched_answers_equal_single_id_queries, |db| async move {
     .await
     .expect("demo");
     let data = gql_ok(&db, NESTED, json!({"n": 100})).await;
-    let f = TechniqueFilter::default();
+    let (s, f) = (&db.store, TechniqueFilter::default());
     let mut checked = 0;
     for node in data["attackers"]["nodes"].as_array().expect("nodes") {
         let id = node["id"].as_str().expect("id");
-        let want = db
-            .store
-            .techniques_by_attacker(id, &f)
-            .await
-            .expect("store");
-        let want: Vec<_> = want
-            .iter()
-            .map(|r| (r.technique_id.clone(), r.sub_technique_id.clone(), r.count))
-            .collect();
-        assert_eq!(names(&node["techniques"]), want, "attacker {id}");
+        let want = s.techniques_by_attacker(id, &f).await.expect("store");
+        assert_eq!(names(&node["techniques"]), keys!(want), "attacker {id}");
         if let Some(iid) = node["identity"]["id"].as_str() {
-            let want = db
-                .store
-                .techniques_by_identity(iid, &f)
-                .await
-                .expect("store");
-            let want: Vec<_> = want
-                .iter()
-                .map(|r| (r.technique_id.clone(), r.sub_technique_id.clone(), r.count))
-                .collect();
+            let want = s.techniques_by_identity(iid, &f).await.expect("store");
             assert_eq!(
                 names(&node["identity"]["techniques"]),
-                want,
+                keys!(want),
                 "identity {iid}"
             );
-            let survivor = db
-                .store
+            let survivor = s
                 .merge_survivor(ttpgraph::store::context::MergeTable::Identities, iid)
                 .await
                 .expect("store");
@@ -179,18 +174,10 @@ contract!(batched_answers_equal_single_id_queries, |db| async move {
             checked += 1;
         }
         if let Some(cid) = node["identity"]["campaign"]["id"].as_str() {
-            let want = db
-                .store
-                .techniques_by_campaign(cid, &f)
-                .await
-                .expect("store");
-            let want: Vec<_> = want
-                .iter()
-                .map(|r| (r.technique_id.clone(), r.sub_technique_id.clone(), r.count))
-                .collect();
+            let want = s.techniques_by_campaign(cid, &f).await.expect("store");
             assert_eq!(
                 names(&node["identity"]["campaign"]["techniques"]),
-                want,
+                keys!(want),
                 "campaign {cid}"
             );
         }

@@ -2,17 +2,13 @@
 //! and stores what it accepts exactly as sent (issue 14 B): catalog-checked ids, sane
 //! times, real uuids, bounded evidence, bit-exact confidences, DECNET's `mitre_url`.
 
-use axum::body::{Body, to_bytes};
-use axum::http::{Request, header};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 use crate::contract;
 use crate::fixtures::*;
+use crate::support::http::{open_app, post, send};
 use crate::support::{Backend, TestDb, error_code, gql, gql_ok};
-use ttpgraph::auth::Authenticator;
-use ttpgraph::graphql::{SchemaOptions, build_schema};
-use ttpgraph::http::{AppState, HttpOptions, router};
+use ttpgraph::http::HttpOptions;
 
 const INSERT: &str = r#"mutation($tags: [TagInput!]!) { insertTags(tags: $tags) { inserted } }"#;
 
@@ -248,12 +244,7 @@ async fn confidences_are_stored_bit_for_bit() {
             continue;
         };
         assert_ne!(ODD, 0.455, "the literal is not 0.455");
-        let app = router(AppState::new(
-            build_schema(&SchemaOptions::default()),
-            db.store.clone(),
-            HttpOptions::default(),
-            Authenticator::open(),
-        ));
+        let app = open_app(&db.store, HttpOptions::default());
         // Through the HTTP layer as a client sends it: the JSON text of a variable, and a
         // literal in the document.
         let t = |sid: &str| {
@@ -270,25 +261,14 @@ async fn confidences_are_stored_bit_for_bit() {
         let literal = r#"{"query":"mutation { insertTags(tags: [{sourceKind: \"command\", sourceId: \"lit\", attackerUuid: \"ATT\", tactic: \"TA0007\", techniqueId: \"T1083\", confidence: 0.45499999999999996, ruleId: \"R0013\", ruleVersion: 1, evidence: {}}]) { inserted } }"}"#
             .replace("ATT", A1);
         for b in [body, literal] {
-            let resp = app
-                .clone()
-                .oneshot(
-                    Request::post("/graphql")
-                        .header(header::CONTENT_TYPE, "application/json")
-                        .body(Body::from(b))
-                        .expect("request"),
-                )
-                .await
-                .expect("answer");
-            let bytes = to_bytes(resp.into_body(), 1 << 20).await.expect("body");
-            let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let (_, _, v) = send(&app, post(b)).await;
             assert!(v.get("errors").is_none(), "{v}");
         }
         let stored = db
-            .raw_f64("SELECT CAST(MIN(confidence) AS DOUBLE) FROM ttp_tag")
+            .raw_scalar::<f64>("SELECT CAST(MIN(confidence) AS DOUBLE) FROM ttp_tag")
             .await;
         let stored_max = db
-            .raw_f64("SELECT CAST(MAX(confidence) AS DOUBLE) FROM ttp_tag")
+            .raw_scalar::<f64>("SELECT CAST(MAX(confidence) AS DOUBLE) FROM ttp_tag")
             .await;
         match backend {
             // SQLite's REAL is a double: the very bits the client sent.
@@ -326,29 +306,21 @@ async fn table_dump(db: &TestDb) -> Vec<String> {
         "mitre_url",
         "created_at",
     ];
-    let sql = match db.dialect {
-        ttpgraph::store::Dialect::Sqlite => {
-            let parts: Vec<String> = cols
-                .iter()
-                .map(|c| format!("COALESCE(CAST({c} AS TEXT), '<null>')"))
-                .collect();
-            format!(
-                "SELECT {} FROM ttp_tag ORDER BY uuid",
-                parts.join(" || '|' || ")
-            )
-        }
-        ttpgraph::store::Dialect::MySql => {
-            let parts: Vec<String> = cols
-                .iter()
-                .map(|c| format!("COALESCE(CAST({c} AS CHAR), '<null>')"))
-                .collect();
-            format!(
-                "SELECT CONCAT_WS('|', {}) FROM ttp_tag ORDER BY uuid",
-                parts.join(", ")
-            )
-        }
+    use ttpgraph::store::Dialect;
+    let as_text = match db.dialect {
+        Dialect::Sqlite => "TEXT",
+        Dialect::MySql => "CHAR",
     };
-    db.raw_strings(&sql).await
+    let parts: Vec<String> = cols
+        .iter()
+        .map(|c| format!("COALESCE(CAST({c} AS {as_text}), '<null>')"))
+        .collect();
+    let row = match db.dialect {
+        Dialect::Sqlite => parts.join(" || '|' || "),
+        Dialect::MySql => format!("CONCAT_WS('|', {})", parts.join(", ")),
+    };
+    let sql = format!("SELECT {row} FROM ttp_tag ORDER BY uuid");
+    db.raw_column::<String>(&sql).await
 }
 
 #[tokio::test]

@@ -6,23 +6,19 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sqlx::Connection;
 
-use crate::support::{Backend, TestDb, error_code};
-use ttpgraph::auth::Principal;
+use crate::support::{Backend, TestDb, error_code, error_message, gql, gql_limited, gql_with};
 use ttpgraph::config::Limits;
-use ttpgraph::graphql::{SchemaOptions, build_schema, execute};
+use ttpgraph::graphql::SchemaOptions;
 
-async fn run(db: &TestDb, limits: Limits, query: &str) -> Value {
-    let schema = build_schema(&SchemaOptions {
-        limits,
-        ..Default::default()
-    });
-    serde_json::to_value(execute(&schema, &db.store, admin(query)).await).expect("json")
+/// `query` under the default limits.
+async fn run(db: &TestDb, query: &str) -> Value {
+    gql_limited(db, Limits::default(), query).await
 }
 
 /// Asserts `query` is refused with `code` and that no SQL ran.
 async fn refused(db: &TestDb, query: &str, code: &str) -> Value {
     let before = db.store.statements_executed();
-    let v = run(db, Limits::default(), query).await;
+    let v = run(db, query).await;
     assert_eq!(error_code(&v), code, "{v}");
     assert!(v["data"].is_null(), "{v}");
     assert_eq!(
@@ -30,6 +26,13 @@ async fn refused(db: &TestDb, query: &str, code: &str) -> Value {
         before,
         "no SQL may run for a refused query"
     );
+    v
+}
+
+/// Asserts `query` is refused as too complex, with `why` in the message, before any SQL.
+async fn too_complex_because(db: &TestDb, query: &str, why: &str) -> Value {
+    let v = refused(db, query, "QUERY_TOO_COMPLEX").await;
+    assert!(error_message(&v).contains(why), "{v}");
     v
 }
 
@@ -43,14 +46,7 @@ async fn depth_limit() {
         "}".repeat(13)
     );
     let q = q.as_str();
-    let v = refused(&db, q, "QUERY_TOO_COMPLEX").await;
-    assert!(
-        v["errors"][0]["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("too deep"),
-        "{v}"
-    );
+    too_complex_because(&db, q, "too deep").await;
 }
 
 #[tokio::test]
@@ -60,7 +56,7 @@ async fn complexity_limit_costs_lists_by_page_size() {
     let q = "{ attackers(first: 100) { nodes { sessions { techniques { techniqueId count firstSeen lastSeen } } } } }";
     refused(&db, q, "QUERY_TOO_COMPLEX").await;
     // The same shape with a small page is fine.
-    let ok = run(&db, Limits::default(), "{ attackers(first: 5) { nodes { sessions { techniques { techniqueId count firstSeen lastSeen } } } } }").await;
+    let ok = run(&db, "{ attackers(first: 5) { nodes { sessions { techniques { techniqueId count firstSeen lastSeen } } } } }").await;
     assert!(ok.get("errors").is_none(), "{ok}");
     // The inspector is costed by its limit: its largest page with every column and the
     // technique's names is one request (issue 14 D.3), eight aliased ones are not.
@@ -68,7 +64,7 @@ async fn complexity_limit_costs_lists_by_page_size() {
     let one = format!(
         "{{ inspect(scope: ATTACKER, id: \"a\", techniqueId: \"T1083\", limit: 1000) {{ {fields} }} }}"
     );
-    let ok = run(&db, Limits::default(), &one).await;
+    let ok = run(&db, &one).await;
     assert!(ok.get("errors").is_none(), "{ok}");
     let eight: String = (0..8)
         .map(|i| format!("a{i}: inspect(scope: ATTACKER, id: \"a\", techniqueId: \"T1083\", limit: 1000) {{ {fields} }} "))
@@ -81,40 +77,19 @@ async fn recursion_directive_alias_and_root_field_limits() {
     let db = TestDb::new(Backend::Sqlite).await.expect("db");
     // async-graphql's recursion limit (32) on selection nesting, hit before the depth check.
     let nested = format!("{{ {} __typename {} }}", "a { ".repeat(40), "}".repeat(40));
-    let v = refused(&db, &nested, "QUERY_TOO_COMPLEX").await;
-    assert!(
-        v["errors"][0]["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("recursion"),
-        "{v}"
-    );
+    too_complex_because(&db, &nested, "recursion").await;
     let directives = "{ tactics @include(if: true) @skip(if: false) @include(if: true) @skip(if: false) @include(if: true) { id } }";
     refused(&db, directives, "QUERY_TOO_COMPLEX").await;
     let aliases: String = (0..31)
         .map(|i| format!(" t{i}: tactics {{ id }}"))
         .collect();
-    let v = refused(&db, &format!("{{{aliases} }}"), "QUERY_TOO_COMPLEX").await;
-    assert!(
-        v["errors"][0]["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("aliases"),
-        "{v}"
-    );
+    too_complex_because(&db, &format!("{{{aliases} }}"), "aliases").await;
     let roots: String = (0..21).map(|_| " tactics { id }").collect();
-    let v = refused(&db, &format!("{{{roots} }}"), "QUERY_TOO_COMPLEX").await;
-    assert!(
-        v["errors"][0]["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("root fields"),
-        "{v}"
-    );
+    too_complex_because(&db, &format!("{{{roots} }}"), "root fields").await;
     let within: String = (0..20)
         .map(|i| format!(" t{i}: tactics {{ id }}"))
         .collect();
-    let ok = run(&db, Limits::default(), &format!("{{{within} }}")).await;
+    let ok = run(&db, &format!("{{{within} }}")).await;
     assert!(
         ok.get("errors").is_none(),
         "20 aliased root fields are allowed: {ok}"
@@ -150,19 +125,12 @@ async fn fragment_fan_out_is_refused_in_well_under_100ms() {
     let q = fan_out_query(25);
     assert!(q.len() < 1500, "about 1 KB: {}", q.len());
     let started = Instant::now();
-    let v = refused(&db, &q, "QUERY_TOO_COMPLEX").await;
+    too_complex_because(&db, &q, "fragments are expanded").await;
     let took = started.elapsed();
     eprintln!("fragment fan-out ({} bytes) refused in {took:?}", q.len());
     assert!(took < Duration::from_millis(100), "took {took:?}");
-    assert!(
-        v["errors"][0]["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("fragments are expanded"),
-        "{v}"
-    );
     // A handful of honest fragments still works.
-    let ok = run(&db, Limits::default(), &fan_out_query(3)).await;
+    let ok = run(&db, &fan_out_query(3)).await;
     assert!(ok.get("errors").is_none(), "{ok}");
 }
 
@@ -185,7 +153,7 @@ async fn execution_deadline_gives_timeout() {
         ..Limits::default()
     };
     let started = Instant::now();
-    let v = run(
+    let v = gql_limited(
         &db,
         limits,
         r#"{ inspect(scope: ATTACKER, id: "a", techniqueId: "T1083") { uuid } }"#,
@@ -203,7 +171,6 @@ async fn execution_deadline_gives_timeout() {
         .expect("unlock");
     let fine = run(
         &db,
-        Limits::default(),
         r#"{ inspect(scope: ATTACKER, id: "a", techniqueId: "T1083") { uuid } }"#,
     )
     .await;
@@ -226,58 +193,35 @@ async fn every_error_has_a_code() {
             "BAD_USER_INPUT",
         ),
     ] {
-        let v = run(&db, Limits::default(), q).await;
+        let v = run(&db, q).await;
         assert_eq!(error_code(&v), code, "{q}: {v}");
     }
-    let schema = build_schema(&SchemaOptions::default());
-    let req =
-        async_graphql::Request::new("query($n: Int!) { attackers(first: $n) { nodes { id } } }")
-            .variables(async_graphql::Variables::from_json(json!({"n": "ten"})))
-            .data(Principal::anonymous_admin());
-    let v = serde_json::to_value(execute(&schema, &db.store, req).await).expect("json");
+    let v = gql(
+        &db,
+        "query($n: Int!) { attackers(first: $n) { nodes { id } } }",
+        json!({"n": "ten"}),
+    )
+    .await;
     assert_eq!(error_code(&v), "BAD_USER_INPUT", "{v}");
 }
 
 #[tokio::test]
 async fn introspection_can_be_switched_off() {
     let db = TestDb::new(Backend::Sqlite).await.expect("db");
-    let schema = build_schema(&SchemaOptions {
+    const TYPES: &str = "{ __schema { types { name } } }";
+    let off = SchemaOptions {
         disable_introspection: true,
         ..Default::default()
-    });
-    let v = serde_json::to_value(
-        execute(
-            &schema,
-            &db.store,
-            async_graphql::Request::new("{ __schema { types { name } } }")
-                .data(Principal::anonymous_admin()),
-        )
-        .await,
-    )
-    .expect("json");
+    };
+    let v = gql_with(&db, &off, TYPES, json!({})).await;
     assert!(
         v.get("errors").is_some() || v["data"]["__schema"].is_null(),
         "{v}"
     );
-    let on = build_schema(&SchemaOptions::default());
-    let v = serde_json::to_value(
-        execute(
-            &on,
-            &db.store,
-            async_graphql::Request::new("{ __schema { types { name } } }")
-                .data(Principal::anonymous_admin()),
-        )
-        .await,
-    )
-    .expect("json");
+    let v = gql(&db, TYPES, json!({})).await;
     assert!(
         v["data"]["__schema"]["types"]
             .as_array()
             .is_some_and(|t| !t.is_empty())
     );
-}
-
-/// A request from an authenticated admin (what the HTTP layer attaches).
-fn admin(query: &str) -> async_graphql::Request {
-    async_graphql::Request::new(query).data(ttpgraph::auth::Principal::anonymous_admin())
 }

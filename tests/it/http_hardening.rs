@@ -4,55 +4,19 @@
 
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes, to_bytes};
+use axum::body::{Body, Bytes};
 use axum::http::{Request, StatusCode, header};
 use futures_util::StreamExt;
-use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tower::ServiceExt;
 
-use crate::support::{Backend, TestDb};
+use crate::support::http::{app_with, get, open_app, post, send};
+use crate::support::{Backend, TestDb, error_code};
 use ttpgraph::auth::{Authenticator, JwtSecret};
-use ttpgraph::graphql::{SchemaOptions, build_schema};
-use ttpgraph::http::{AppState, HttpOptions, ServeOptions, router, serve_with};
+use ttpgraph::graphql::SchemaOptions;
+use ttpgraph::http::{HttpOptions, ServeOptions, serve_with};
 use ttpgraph::store::Store;
 
 const QUERY: &str = r#"{"query":"{ tactics { id } }"}"#;
-
-fn app_with(store: &Store, opts: HttpOptions, auth: Authenticator) -> axum::Router {
-    router(AppState::new(
-        build_schema(&SchemaOptions::default()),
-        store.clone(),
-        opts,
-        auth,
-    ))
-}
-
-fn app_for(store: &Store, opts: HttpOptions) -> axum::Router {
-    app_with(store, opts, Authenticator::open())
-}
-
-async fn send(
-    app: &axum::Router,
-    req: Request<Body>,
-) -> (StatusCode, axum::http::HeaderMap, Value) {
-    let resp = app.clone().oneshot(req).await.expect("router answers");
-    let (parts, body) = resp.into_parts();
-    let bytes = to_bytes(body, 4 << 20).await.expect("body");
-    let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (parts.status, parts.headers, v)
-}
-
-fn post(body: Body) -> Request<Body> {
-    Request::post("/graphql")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .expect("req")
-}
-
-fn code(v: &Value) -> &Value {
-    &v["errors"][0]["extensions"]["code"]
-}
 
 /// A body that sends its first bytes and then nothing, like a client trickling it.
 fn stalled_body() -> Body {
@@ -65,7 +29,7 @@ fn stalled_body() -> Body {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_body_times_out_with_408_without_holding_the_execution_permit() {
     let db = TestDb::new(Backend::Sqlite).await.expect("db");
-    let app = app_for(
+    let app = open_app(
         &db.store,
         HttpOptions {
             max_concurrent_requests: 1,
@@ -80,10 +44,9 @@ async fn a_stalled_body_times_out_with_408_without_holding_the_execution_permit(
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
     // The only execution permit is free while the stalled body is still arriving.
-    let (s, _, v) =
-        tokio::time::timeout(Duration::from_secs(5), send(&app, post(Body::from(QUERY))))
-            .await
-            .expect("a normal query is answered");
+    let (s, _, v) = tokio::time::timeout(Duration::from_secs(5), send(&app, post(QUERY)))
+        .await
+        .expect("a normal query is answered");
     assert_eq!(s, StatusCode::OK, "{v}");
     assert!(v["data"]["tactics"].is_array(), "{v}");
     assert!(
@@ -95,7 +58,7 @@ async fn a_stalled_body_times_out_with_408_without_holding_the_execution_permit(
         .expect("the stalled request is answered after the body deadline")
         .expect("task");
     assert_eq!(s, StatusCode::REQUEST_TIMEOUT, "{v}");
-    assert_eq!(code(&v), "REQUEST_TIMEOUT");
+    assert_eq!(error_code(&v), "REQUEST_TIMEOUT");
     assert_eq!(h[header::CONNECTION], "close");
     assert!(
         started.elapsed() >= Duration::from_millis(800),
@@ -107,7 +70,7 @@ async fn a_stalled_body_times_out_with_408_without_holding_the_execution_permit(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_being_received_are_bounded() {
     let db = TestDb::new(Backend::Sqlite).await.expect("db");
-    let app = app_for(
+    let app = open_app(
         &db.store,
         HttpOptions {
             max_concurrent_requests: 4,
@@ -121,25 +84,25 @@ async fn bodies_being_received_are_bounded() {
         async move { send(&app, post(stalled_body())).await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let (s, h, v) = send(&app, post(Body::from(QUERY))).await;
+    let (s, h, v) = send(&app, post(QUERY)).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
-    assert_eq!(code(&v), "OVERLOADED");
+    assert_eq!(error_code(&v), "OVERLOADED");
     assert_eq!(h[header::RETRY_AFTER], "1");
     // GET carries no body, so it needs no body-read permit.
-    let get = Request::get("/graphql?query=%7B__typename%7D")
-        .body(Body::empty())
-        .expect("req");
-    assert_eq!(send(&app, get).await.0, StatusCode::OK);
+    assert_eq!(
+        send(&app, get("/graphql?query=%7B__typename%7D")).await.0,
+        StatusCode::OK
+    );
     let (s, _, _) = stalled.await.expect("task");
     assert_eq!(s, StatusCode::REQUEST_TIMEOUT);
-    let (s, _, v) = send(&app, post(Body::from(QUERY))).await;
+    let (s, _, v) = send(&app, post(QUERY)).await;
     assert_eq!(s, StatusCode::OK, "the permit is returned: {v}");
 }
 
 #[tokio::test]
 async fn batch_arrays_are_refused_on_their_first_byte_when_batching_is_off() {
     let db = TestDb::new(Backend::Sqlite).await.expect("db");
-    let off = app_for(&db.store, HttpOptions::default());
+    let off = open_app(&db.store, HttpOptions::default());
     // Open mode: the caller is an admin, allowed a 4 MiB body.
     let mut big = String::with_capacity(4 << 20);
     big.push('[');
@@ -148,18 +111,18 @@ async fn batch_arrays_are_refused_on_their_first_byte_when_batching_is_off() {
     }
     big.push_str("{}]");
     let started = Instant::now();
-    let (s, _, v) = send(&off, post(Body::from(big))).await;
+    let (s, _, v) = send(&off, post(big)).await;
     let took = started.elapsed();
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     assert_eq!(
         v["errors"][0]["message"],
         "batched requests are not enabled on this server"
     );
-    assert_eq!(code(&v), "BAD_REQUEST");
+    assert_eq!(error_code(&v), "BAD_REQUEST");
     assert!(took < Duration::from_secs(1), "refused in {took:?}");
     // Not JSON past its first byte, and still the batching error: nothing was parsed.
     for body in ["[ this is not json", " \r\n\t[{]"] {
-        let (s, _, v) = send(&off, post(Body::from(body))).await;
+        let (s, _, v) = send(&off, post(body)).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(
             v["errors"][0]["message"], "batched requests are not enabled on this server",
@@ -167,14 +130,14 @@ async fn batch_arrays_are_refused_on_their_first_byte_when_batching_is_off() {
         );
     }
     // With batching on, the same body is parsed and is not JSON.
-    let on = app_for(
+    let on = open_app(
         &db.store,
         HttpOptions {
             max_batch: 2,
             ..Default::default()
         },
     );
-    let (s, _, v) = send(&on, post(Body::from("[ this is not json"))).await;
+    let (s, _, v) = send(&on, post("[ this is not json")).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(
         v["errors"][0]["message"],
@@ -182,27 +145,24 @@ async fn batch_arrays_are_refused_on_their_first_byte_when_batching_is_off() {
     );
 }
 
+/// `POST /graphql` with [`QUERY`], or `GET uri` for any other path, with `headers` added.
 fn with_headers(uri: &str, headers: &[(header::HeaderName, &str)]) -> Request<Body> {
-    let mut b = if uri == "/graphql" {
-        Request::post(uri).header(header::CONTENT_TYPE, "application/json")
+    let mut req = if uri == "/graphql" {
+        post(QUERY)
     } else {
-        Request::get(uri)
+        get(uri)
     };
     for (k, v) in headers {
-        b = b.header(k, *v);
+        let value = header::HeaderValue::from_str(v).expect("header value");
+        req.headers_mut().append(k.clone(), value);
     }
-    let body = if uri == "/graphql" {
-        Body::from(QUERY)
-    } else {
-        Body::empty()
-    };
-    b.body(body).expect("req")
+    req
 }
 
 #[tokio::test]
 async fn open_mode_answers_loopback_hosts_and_origins_only() {
     let db = TestDb::new(Backend::Sqlite).await.expect("db");
-    let app = app_for(
+    let app = open_app(
         &db.store,
         HttpOptions {
             cors_origins: vec!["https://soc.example".into()],
@@ -224,7 +184,7 @@ async fn open_mode_answers_loopback_hosts_and_origins_only() {
         for uri in ["/graphql", "/healthz", "/"] {
             let (s, _, v) = send(&app, with_headers(uri, &[(header::HOST, host)])).await;
             assert_eq!(s, StatusCode::FORBIDDEN, "{host} {uri}: {v}");
-            assert_eq!(code(&v), "FORBIDDEN", "{host} {uri}");
+            assert_eq!(error_code(&v), "FORBIDDEN", "{host} {uri}");
         }
     }
     for origin in [
@@ -249,7 +209,7 @@ async fn open_mode_answers_loopback_hosts_and_origins_only() {
         );
         let (s, _, v) = send(&app, req).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{origin}: {v}");
-        assert_eq!(code(&v), "FORBIDDEN");
+        assert_eq!(error_code(&v), "FORBIDDEN");
     }
 }
 
@@ -259,6 +219,7 @@ async fn with_a_secret_the_host_check_is_off() {
     let secret = JwtSecret::new("decnet-shared-secret-for-tests-0123456789").expect("secret");
     let app = app_with(
         &db.store,
+        &SchemaOptions::default(),
         HttpOptions::default(),
         Authenticator::jwt(db.store.clone(), secret, Duration::from_secs(10)),
     );
@@ -343,12 +304,22 @@ async fn socket_server(
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let app = app_for(store, HttpOptions::default());
+    let app = open_app(store, HttpOptions::default());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve_with(listener, app, opts, async move {
         let _ = stopped.await;
     }));
     (addr, stop, server)
+}
+
+/// Request headers that never end: the server waits for the blank line.
+const HALF_SENT_HEAD: &[u8] = b"POST /graphql HTTP/1.1\r\nHost: localhost\r\n";
+
+/// A connection to `addr` on which `bytes` have been sent.
+async fn connect_sending(addr: std::net::SocketAddr, bytes: &[u8]) -> tokio::net::TcpStream {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(bytes).await.expect("write");
+    stream
 }
 
 /// Reads until the server closes the connection (or the test's patience runs out).
@@ -372,19 +343,21 @@ async fn half_sent_headers_are_dropped_after_the_header_timeout() {
     )
     .await;
     // A whole request is served over the socket.
-    let mut ok = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    ok.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("write");
+    let mut ok = connect_sending(
+        addr,
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     let answer = read_to_close(&mut ok, Duration::from_secs(5))
         .await
         .expect("answered and closed");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 
-    let mut half = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    half.write_all(b"POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Ty")
-        .await
-        .expect("write");
+    let mut half = connect_sending(
+        addr,
+        b"POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Ty",
+    )
+    .await;
     let started = Instant::now();
     let closed = read_to_close(&mut half, Duration::from_secs(5)).await;
     let waited = started.elapsed();
@@ -417,18 +390,10 @@ async fn shutdown_completes_within_the_drain_bound_despite_open_connections() {
         },
     )
     .await;
-    let mut half = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    half.write_all(b"POST /graphql HTTP/1.1\r\nHost: localhost\r\n")
-        .await
-        .expect("write");
+    let mut half = connect_sending(addr, HALF_SENT_HEAD).await;
     // A request whose body never completes: in flight, and never finishing on its own.
-    let mut in_flight = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    in_flight
-        .write_all(
-            b"POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"query\":",
-        )
-        .await
-        .expect("write");
+    let unfinished = b"POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"query\":";
+    let mut in_flight = connect_sending(addr, unfinished).await;
     let mut idle = tokio::net::TcpStream::connect(addr).await.expect("connect");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
@@ -462,10 +427,7 @@ async fn shutdown_drains_requests_in_flight_and_closes_half_sent_ones_at_once() 
         },
     )
     .await;
-    let mut half = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    half.write_all(b"POST /graphql HTTP/1.1\r\nHost: localhost\r\n")
-        .await
-        .expect("write");
+    let mut half = connect_sending(addr, HALF_SENT_HEAD).await;
     let mut idle = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let mut in_flight = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let head = format!(

@@ -3,47 +3,16 @@
 
 use std::time::Duration;
 
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use axum::routing::get;
 use serde_json::Value;
 use sqlx::Connection;
-use tower::ServiceExt;
 
-use crate::support::{Backend, TestDb};
+use crate::support::http::{content_type, get, open_app, post, send_text};
+use crate::support::{Backend, TestDb, error_code};
 use ttpgraph::graphql::{SchemaOptions, build_schema};
 use ttpgraph::http::{AppState, HttpOptions, layers, router};
 use ttpgraph::store::{Store, StoreOptions};
-
-fn app_for(store: &Store, opts: HttpOptions) -> axum::Router {
-    router(AppState::new(
-        build_schema(&SchemaOptions::default()),
-        store.clone(),
-        opts,
-        ttpgraph::auth::Authenticator::open(),
-    ))
-}
-
-async fn send(
-    app: &axum::Router,
-    req: Request<Body>,
-) -> (StatusCode, axum::http::HeaderMap, String) {
-    let resp = app.clone().oneshot(req).await.expect("router answers");
-    let (parts, body) = resp.into_parts();
-    let bytes = to_bytes(body, 4 << 20).await.expect("body");
-    (
-        parts.status,
-        parts.headers,
-        String::from_utf8_lossy(&bytes).into_owned(),
-    )
-}
-
-fn post(body: impl Into<String>) -> Request<Body> {
-    Request::post("/graphql")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.into()))
-        .expect("req")
-}
 
 fn json(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or(Value::Null)
@@ -52,20 +21,17 @@ fn json(s: &str) -> Value {
 #[tokio::test]
 async fn oversized_bodies_get_413() {
     let db = TestDb::new(Backend::Sqlite).await.expect("db");
-    let app = app_for(&db.store, HttpOptions::default());
+    let app = open_app(&db.store, HttpOptions::default());
     // Open mode: the caller is an admin, whose limit is the 4 MiB write limit.
     let padding = " ".repeat(5 << 20);
-    let (s, _, body) = send(
+    let (s, _, body) = send_text(
         &app,
         post(format!(r#"{{"query":"{{ __typename {padding} }}"}}"#)),
     )
     .await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
-    assert_eq!(
-        json(&body)["errors"][0]["extensions"]["code"],
-        "PAYLOAD_TOO_LARGE"
-    );
-    let (s, _, _) = send(&app, post(r#"{"query":"{ __typename }"}"#)).await;
+    assert_eq!(error_code(&json(&body)), "PAYLOAD_TOO_LARGE");
+    let (s, _, _) = send_text(&app, post(r#"{"query":"{ __typename }"}"#)).await;
     assert_eq!(s, StatusCode::OK, "small bodies pass");
 }
 
@@ -98,9 +64,9 @@ async fn large_admin_bodies_wait_for_a_write_permit_and_reads_never_do() {
     let small = r#"{"query":"{ __typename }"}"#.to_owned();
     let waiting = tokio::spawn({
         let (app, req) = (app.clone(), sized(big));
-        async move { send(&app, req).await }
+        async move { send_text(&app, req).await }
     });
-    let read = tokio::time::timeout(Duration::from_secs(5), send(&app, sized(small)))
+    let read = tokio::time::timeout(Duration::from_secs(5), send_text(&app, sized(small)))
         .await
         .expect("a small body never waits for a write permit");
     assert_eq!(read.0, StatusCode::OK);
@@ -122,25 +88,28 @@ async fn large_admin_bodies_wait_for_a_write_permit_and_reads_never_do() {
 async fn batches_are_off_by_default_and_bounded_when_on() {
     let db = TestDb::new(Backend::Sqlite).await.expect("db");
     let batch = |n: usize| format!("[{}]", vec![r#"{"query":"{ __typename }"}"#; n].join(","));
-    let off = app_for(&db.store, HttpOptions::default());
-    assert_eq!(send(&off, post(batch(2))).await.0, StatusCode::BAD_REQUEST);
-    let on = app_for(
+    let off = open_app(&db.store, HttpOptions::default());
+    assert_eq!(
+        send_text(&off, post(batch(2))).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let on = open_app(
         &db.store,
         HttpOptions {
             max_batch: 2,
             ..Default::default()
         },
     );
-    let (s, _, body) = send(&on, post(batch(2))).await;
+    let (s, _, body) = send_text(&on, post(batch(2))).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(json(&body).as_array().map(Vec::len), Some(2));
     assert_eq!(
-        send(&on, post(batch(3))).await.0,
+        send_text(&on, post(batch(3))).await.0,
         StatusCode::BAD_REQUEST,
         "over the bound"
     );
     let mixed = r#"[{"query":"{ __typename }"},{"query":"mutation { insertTags(tags: []) { inserted } }"}]"#;
-    let (_, _, body) = send(&on, post(mixed)).await;
+    let (_, _, body) = send_text(&on, post(mixed)).await;
     assert_eq!(
         json(&body)[1]["errors"][0]["message"],
         "mutations cannot be batched"
@@ -150,7 +119,7 @@ async fn batches_are_off_by_default_and_bounded_when_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_over_the_concurrency_limit_are_shed_with_503() {
     let db = TestDb::new(Backend::Sqlite).await.expect("db");
-    let app = app_for(
+    let app = open_app(
         &db.store,
         HttpOptions {
             max_concurrent_requests: 1,
@@ -166,13 +135,13 @@ async fn requests_over_the_concurrency_limit_are_shed_with_503() {
     let insert = r#"{"query":"mutation { insertTags(tags: [{sourceKind: \"command\", sourceId: \"x\", attackerUuid: \"00000000-0000-4000-8000-00000000000a\", tactic: \"TA0007\", techniqueId: \"T1083\", confidence: 0.9, ruleId: \"R1\", ruleVersion: 1, evidence: {}}]) { inserted } }"}"#;
     let slow = tokio::spawn({
         let app = app.clone();
-        async move { send(&app, post(insert)).await }
+        async move { send_text(&app, post(insert)).await }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (s, h, body) = send(&app, post(r#"{"query":"{ __typename }"}"#)).await;
+    let (s, h, body) = send_text(&app, post(r#"{"query":"{ __typename }"}"#)).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(h[header::RETRY_AFTER], "1");
-    assert_eq!(json(&body)["errors"][0]["extensions"]["code"], "OVERLOADED");
+    assert_eq!(error_code(&json(&body)), "OVERLOADED");
     sqlx::query("ROLLBACK")
         .execute(&mut locker)
         .await
@@ -183,7 +152,9 @@ async fn requests_over_the_concurrency_limit_are_shed_with_503() {
         (StatusCode::OK, Some(1))
     );
     assert_eq!(
-        send(&app, post(r#"{"query":"{ __typename }"}"#)).await.0,
+        send_text(&app, post(r#"{"query":"{ __typename }"}"#))
+            .await
+            .0,
         StatusCode::OK,
         "permits are returned"
     );
@@ -196,7 +167,7 @@ async fn a_panic_is_a_500_for_that_request_only() {
         axum::Router::new()
             .route(
                 "/boom",
-                get(|| async {
+                axum::routing::get(|| async {
                     if true {
                         panic!("resolver bug")
                     } else {
@@ -204,39 +175,35 @@ async fn a_panic_is_a_500_for_that_request_only() {
                     }
                 }),
             )
-            .route("/ok", get(|| async { "fine" })),
+            .route("/ok", axum::routing::get(|| async { "fine" })),
         &opts,
     );
-    let (s, _, body) = send(
-        &app,
-        Request::get("/boom").body(Body::empty()).expect("req"),
-    )
-    .await;
+    let (s, _, body) = send_text(&app, get("/boom")).await;
     assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(json(&body)["errors"][0]["extensions"]["code"], "INTERNAL");
+    assert_eq!(error_code(&json(&body)), "INTERNAL");
     assert!(
         !body.contains("resolver bug"),
         "the panic message stays in the log: {body}"
     );
-    let (s, _, body) = send(&app, Request::get("/ok").body(Body::empty()).expect("req")).await;
+    let (s, _, body) = send_text(&app, get("/ok")).await;
     assert_eq!((s, body.as_str()), (StatusCode::OK, "fine"));
 }
 
 #[tokio::test]
 async fn database_errors_are_masked_with_a_request_id() {
     let db = TestDb::new(Backend::Sqlite).await.expect("db");
-    let app = app_for(&db.store, HttpOptions::default());
+    let app = open_app(&db.store, HttpOptions::default());
     db.raw("DROP TABLE ttp_tag").await;
     let req = Request::post("/graphql")
         .header(header::CONTENT_TYPE, "application/json")
         .header("x-request-id", "req-1234")
         .body(Body::from(r#"{"query":"{ inspect(scope: ATTACKER, id: \"a\", techniqueId: \"T1083\") { uuid } }"}"#))
         .expect("req");
-    let (s, h, body) = send(&app, req).await;
+    let (s, h, body) = send_text(&app, req).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(h["x-request-id"], "req-1234", "the request id is echoed");
     let v = json(&body);
-    assert_eq!(v["errors"][0]["extensions"]["code"], "INTERNAL");
+    assert_eq!(error_code(&v), "INTERNAL");
     assert_eq!(v["errors"][0]["extensions"]["requestId"], "req-1234");
     for leak in [
         "ttp_tag",
@@ -263,22 +230,22 @@ async fn cors_is_same_origin_unless_configured() {
             .body(Body::empty())
             .expect("req")
     };
-    let closed = app_for(&db.store, HttpOptions::default());
-    let (_, h, _) = send(&closed, preflight("https://soc.example")).await;
+    let closed = open_app(&db.store, HttpOptions::default());
+    let (_, h, _) = send_text(&closed, preflight("https://soc.example")).await;
     assert!(h.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
-    let open = app_for(
+    let open = open_app(
         &db.store,
         HttpOptions {
             cors_origins: vec!["https://soc.example".into()],
             ..Default::default()
         },
     );
-    let (_, h, _) = send(&open, preflight("https://soc.example")).await;
+    let (_, h, _) = send_text(&open, preflight("https://soc.example")).await;
     assert_eq!(
         h[header::ACCESS_CONTROL_ALLOW_ORIGIN],
         "https://soc.example"
     );
-    let (_, h, _) = send(&open, preflight("https://evil.example")).await;
+    let (_, h, _) = send_text(&open, preflight("https://evil.example")).await;
     assert!(h.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
 }
 
@@ -289,21 +256,12 @@ async fn metrics_and_readiness() {
         .insert_attackers(&[crate::fixtures::attacker(crate::fixtures::A1, None)])
         .await
         .expect("attacker");
-    let app = app_for(&db.store, HttpOptions::default());
+    let app = open_app(&db.store, HttpOptions::default());
     let q = r#"{"query":"query MetricsProbe { attackers(first: 3) { nodes { techniques { count } } } }","operationName":"MetricsProbe"}"#;
-    assert_eq!(send(&app, post(q)).await.0, StatusCode::OK);
-    let (s, h, text) = send(
-        &app,
-        Request::get("/metrics").body(Body::empty()).expect("req"),
-    )
-    .await;
+    assert_eq!(send_text(&app, post(q)).await.0, StatusCode::OK);
+    let (s, h, text) = send_text(&app, get("/metrics")).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(
-        h[header::CONTENT_TYPE]
-            .to_str()
-            .unwrap_or("")
-            .starts_with("text/plain")
-    );
+    assert!(content_type(&h).starts_with("text/plain"));
     assert!(
         text.contains(r#"ttpgraph_graphql_requests_total{operation="MetricsProbe",outcome="ok"}"#),
         "{text}"
@@ -315,11 +273,7 @@ async fn metrics_and_readiness() {
     assert!(text.contains("ttpgraph_sql_statements_total"), "{text}");
     assert!(text.contains("ttpgraph_dataloader_batch_size"), "{text}");
 
-    let (s, _, _) = send(
-        &app,
-        Request::get("/readyz").body(Body::empty()).expect("req"),
-    )
-    .await;
+    let (s, _, _) = send_text(&app, get("/readyz")).await;
     assert_eq!(s, StatusCode::OK);
     // A database that does not answer: not ready, but alive.
     let opts = StoreOptions {
@@ -329,23 +283,10 @@ async fn metrics_and_readiness() {
     let gone = Store::connect("mysql://root@127.0.0.1:9/nowhere", &opts)
         .await
         .expect("lazy pool");
-    let app = app_for(&gone, HttpOptions::default());
+    let app = open_app(&gone, HttpOptions::default());
     assert_eq!(
-        send(
-            &app,
-            Request::get("/readyz").body(Body::empty()).expect("req")
-        )
-        .await
-        .0,
+        send_text(&app, get("/readyz")).await.0,
         StatusCode::SERVICE_UNAVAILABLE
     );
-    assert_eq!(
-        send(
-            &app,
-            Request::get("/healthz").body(Body::empty()).expect("req")
-        )
-        .await
-        .0,
-        StatusCode::OK
-    );
+    assert_eq!(send_text(&app, get("/healthz")).await.0, StatusCode::OK);
 }

@@ -2,28 +2,17 @@
 //! the kill chain's observations come in pages, and an answer over the response cap is
 //! refused with `RESPONSE_TOO_LARGE` instead of being built and sent.
 
-use axum::body::{Body, to_bytes};
-use axum::http::{Request, header};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 use crate::contract;
 use crate::fixtures::*;
-use crate::support::{Backend, TestDb, error_code, gql, gql_ok};
-use ttpgraph::auth::{Authenticator, Principal};
+use crate::support::http::{app_with, post, send_bytes};
+use crate::support::{Backend, TestDb, error_code, gql, gql_limited, gql_ok, strings};
+use ttpgraph::auth::Authenticator;
 use ttpgraph::config::Limits;
-use ttpgraph::graphql::{SchemaOptions, build_schema, execute};
-use ttpgraph::http::{AppState, HttpOptions, router};
+use ttpgraph::graphql::SchemaOptions;
+use ttpgraph::http::HttpOptions;
 use ttpgraph::store::NewTag;
-
-async fn run(db: &TestDb, limits: Limits, query: &str) -> Value {
-    let schema = build_schema(&SchemaOptions {
-        limits,
-        ..Default::default()
-    });
-    let req = async_graphql::Request::new(query).data(Principal::anonymous_admin());
-    serde_json::to_value(execute(&schema, &db.store, req).await).unwrap_or(Value::Null)
-}
 
 /// `n` tags of identity I1 on one decky, a second apart, with `evidence_bytes` of evidence.
 fn tags(n: usize, evidence_bytes: usize) -> Vec<NewTag> {
@@ -44,11 +33,11 @@ async fn aliased_kill_chain_fan_out_is_refused_before_any_sql() {
     let one = "identities(first: 100) { nodes { killChain { observations { deckyId tactic phase at } } } }";
     let q: String = (0..16).map(|i| format!("a{i}: {one} ")).collect();
     let before = db.store.statements_executed();
-    let v = run(&db, Limits::default(), &format!("{{ {q} }}")).await;
+    let v = gql_limited(&db, Limits::default(), &format!("{{ {q} }}")).await;
     assert_eq!(error_code(&v), "QUERY_TOO_COMPLEX", "{v}");
     assert_eq!(db.store.statements_executed(), before, "no SQL ran");
     // A page of 20 identities with their kill chains is an ordinary query.
-    let ok = run(
+    let ok = gql_limited(
         &db,
         Limits::default(),
         "{ identities(first: 20) { nodes { killChain { observations { deckyId tactic phase at } } } } }",
@@ -99,12 +88,12 @@ contract!(
             )
         };
         // 40 × 2 KiB of evidence passes 32 KiB: one error, no data, no half answer.
-        let v = run(&db, limits.clone(), &q("uuid evidence")).await;
+        let v = gql_limited(&db, limits.clone(), &q("uuid evidence")).await;
         assert_eq!(error_code(&v), "RESPONSE_TOO_LARGE", "{v}");
         assert!(v["data"].is_null(), "{v}");
         assert_eq!(v["errors"].as_array().map(Vec::len), Some(1), "{v}");
         // Without the evidence the same rows fit.
-        let v = run(&db, limits, &q("uuid sourceId createdAt")).await;
+        let v = gql_limited(&db, limits, &q("uuid sourceId createdAt")).await;
         assert!(v.get("errors").is_none(), "{v}");
         assert_eq!(v["data"]["inspect"].as_array().map(Vec::len), Some(40));
     }
@@ -118,30 +107,20 @@ async fn the_serialised_body_is_capped_too() {
         max_response_bytes: 4096,
         ..Limits::default()
     };
-    let app = router(AppState::new(
-        build_schema(&SchemaOptions {
+    let app = app_with(
+        &db.store,
+        &SchemaOptions {
             limits,
             ..Default::default()
-        }),
-        db.store.clone(),
+        },
         HttpOptions::default(),
         Authenticator::open(),
-    ));
+    );
     let send = |q: String| {
         let app = app.clone();
         async move {
-            let body = json!({ "query": q }).to_string();
-            let resp = app
-                .oneshot(
-                    Request::post("/graphql")
-                        .header(header::CONTENT_TYPE, "application/json")
-                        .body(Body::from(body))
-                        .expect("request"),
-                )
-                .await
-                .expect("answer");
-            let status = resp.status();
-            let bytes = to_bytes(resp.into_body(), 1 << 20).await.expect("body");
+            let (status, _, bytes) =
+                send_bytes(&app, post(json!({ "query": q }).to_string())).await;
             (
                 status,
                 bytes.len(),
@@ -202,12 +181,7 @@ contract!(
             kc["deckies"][0]["lastPhase"].as_str().map(str::to_owned),
             phase(by_uuid[3].1)
         );
-        let observed: Vec<&str> = kc["observations"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|o| o["tactic"].as_str())
-            .collect();
+        let observed: Vec<&str> = strings(&kc["observations"], "tactic");
         let expected: Vec<&str> = by_uuid.iter().map(|x| x.1).collect();
         assert_eq!(observed, expected, "oldest first, ties by uuid");
         // The inspector: newest first, ties by uuid descending.
@@ -217,12 +191,7 @@ contract!(
             json!({"a": A1}),
         )
         .await;
-        let got: Vec<&str> = d["inspect"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r["uuid"].as_str())
-            .collect();
+        let got: Vec<&str> = strings(&d["inspect"], "uuid");
         let want: Vec<&str> = by_uuid.iter().rev().map(|x| x.0.as_str()).collect();
         assert_eq!(got, want);
     }

@@ -2,12 +2,16 @@
 //! in parallel. MySQL comes from `TTPGRAPH_TEST_MYSQL_URL`; without it MySQL tests skip
 //! (laptops), and `.ci/run` sets it, which makes them mandatory.
 
+pub mod http;
+
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::AssertSqlSafe;
 use sqlx::mysql::MySqlPool;
 use sqlx::sqlite::SqlitePool;
+use ttpgraph::config::Limits;
+use ttpgraph::graphql::SchemaOptions;
 use ttpgraph::store::{Dialect, Store, StoreOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +52,27 @@ pub fn mysql_server_url() -> Option<String> {
             .map(|_| LOCAL_MYSQL_URL.to_owned())
     })
     .clone()
+}
+
+/// Binds `$p` to a fresh pool on `$db`'s database in its own dialect (another client, not
+/// the store's pool), evaluates `$body` and closes the pool.
+macro_rules! with_raw_pool {
+    ($db:expr, |$p:ident| $body:expr) => {
+        match $db.dialect {
+            Dialect::Sqlite => {
+                let $p = SqlitePool::connect(&$db.url).await.expect("raw sqlite");
+                let v = $body;
+                $p.close().await;
+                v
+            }
+            Dialect::MySql => {
+                let $p = MySqlPool::connect(&$db.url).await.expect("raw mysql");
+                let v = $body;
+                $p.close().await;
+                v
+            }
+        }
+    };
 }
 
 impl TestDb {
@@ -122,98 +147,48 @@ impl TestDb {
 
     /// Runs raw SQL as another client would (DECNET writing its own rows).
     pub async fn raw(&self, sql: &str) {
-        match self.dialect {
-            Dialect::Sqlite => {
-                let p = SqlitePool::connect(&self.url).await.expect("raw sqlite");
-                sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-                    .execute(&p)
-                    .await
-                    .expect("raw sql");
-                p.close().await;
-            }
-            Dialect::MySql => {
-                let p = MySqlPool::connect(&self.url).await.expect("raw mysql");
-                sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-                    .execute(&p)
-                    .await
-                    .expect("raw sql");
-                p.close().await;
-            }
-        }
+        with_raw_pool!(self, |p| {
+            sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(&p)
+                .await
+                .expect("raw sql");
+        })
     }
 
-    /// One integer from raw SQL (e.g. a COUNT).
-    /// The first column of every row of a raw query, as text.
-    pub async fn raw_strings(&self, sql: &str) -> Vec<String> {
-        match self.dialect {
-            Dialect::Sqlite => {
-                let p = SqlitePool::connect(&self.url).await.expect("raw sqlite");
-                let v: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
-                    .fetch_all(&p)
-                    .await
-                    .expect("raw");
-                p.close().await;
-                v
-            }
-            Dialect::MySql => {
-                let p = MySqlPool::connect(&self.url).await.expect("raw mysql");
-                let v: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
-                    .fetch_all(&p)
-                    .await
-                    .expect("raw");
-                p.close().await;
-                v
-            }
-        }
+    /// The first column of every row of a raw query, decoded as `T` on either dialect.
+    pub async fn raw_column<T>(&self, sql: &str) -> Vec<T>
+    where
+        T: Send + Unpin + RawValue<sqlx::Sqlite> + RawValue<sqlx::MySql>,
+    {
+        with_raw_pool!(self, |p| {
+            sqlx::query_scalar::<_, T>(AssertSqlSafe(sql.to_owned()))
+                .fetch_all(&p)
+                .await
+                .expect("raw")
+        })
     }
 
-    /// One floating-point value of a raw query (cast it to DOUBLE in the SQL).
-    pub async fn raw_f64(&self, sql: &str) -> f64 {
-        match self.dialect {
-            Dialect::Sqlite => {
-                let p = SqlitePool::connect(&self.url).await.expect("raw sqlite");
-                let v: f64 = sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
-                    .fetch_one(&p)
-                    .await
-                    .expect("raw");
-                p.close().await;
-                v
-            }
-            Dialect::MySql => {
-                let p = MySqlPool::connect(&self.url).await.expect("raw mysql");
-                let v: f64 = sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
-                    .fetch_one(&p)
-                    .await
-                    .expect("raw");
-                p.close().await;
-                v
-            }
-        }
+    /// The one value of a raw query (cast a float to DOUBLE in the SQL: MySQL's FLOAT
+    /// decodes as f32).
+    pub async fn raw_scalar<T>(&self, sql: &str) -> T
+    where
+        T: Send + Unpin + RawValue<sqlx::Sqlite> + RawValue<sqlx::MySql>,
+    {
+        let mut column = self.raw_column::<T>(sql).await;
+        assert!(!column.is_empty(), "raw query returned no row: {sql}");
+        column.swap_remove(0)
     }
 
+    /// One integer from raw SQL (e.g. a COUNT): the shorthand nearly every file uses.
     pub async fn raw_i64(&self, sql: &str) -> i64 {
-        match self.dialect {
-            Dialect::Sqlite => {
-                let p = SqlitePool::connect(&self.url).await.expect("raw sqlite");
-                let v: i64 = sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
-                    .fetch_one(&p)
-                    .await
-                    .expect("raw");
-                p.close().await;
-                v
-            }
-            Dialect::MySql => {
-                let p = MySqlPool::connect(&self.url).await.expect("raw mysql");
-                let v: i64 = sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
-                    .fetch_one(&p)
-                    .await
-                    .expect("raw");
-                p.close().await;
-                v
-            }
-        }
+        self.raw_scalar(sql).await
     }
 }
+
+/// What a raw query's column may be decoded as on `DB`.
+pub trait RawValue<DB: sqlx::Database>: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB> {}
+impl<DB: sqlx::Database, T> RawValue<DB> for T where T: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>
+{}
 
 impl Drop for TestDb {
     fn drop(&mut self) {
@@ -290,12 +265,31 @@ macro_rules! contract {
 /// Runs a GraphQL operation against `db` (no HTTP) as an admin and returns the whole
 /// response as JSON (`data` and `errors`).
 pub async fn gql(db: &TestDb, query: &str, variables: serde_json::Value) -> serde_json::Value {
-    let schema = ttpgraph::graphql::build_schema(&Default::default());
+    gql_with(db, &SchemaOptions::default(), query, variables).await
+}
+
+/// [`gql`] on a schema built with `options` (limits, introspection).
+pub async fn gql_with(
+    db: &TestDb,
+    options: &SchemaOptions,
+    query: &str,
+    variables: serde_json::Value,
+) -> serde_json::Value {
+    let schema = ttpgraph::graphql::build_schema(options);
     let req = async_graphql::Request::new(query)
         .variables(async_graphql::Variables::from_json(variables))
         .data(ttpgraph::auth::Principal::anonymous_admin());
     let resp = ttpgraph::graphql::execute(&schema, &db.store, req).await;
     serde_json::to_value(&resp).expect("response serialises")
+}
+
+/// [`gql`] without variables under `limits`: what the guard tests vary.
+pub async fn gql_limited(db: &TestDb, limits: Limits, query: &str) -> serde_json::Value {
+    let options = SchemaOptions {
+        limits,
+        ..Default::default()
+    };
+    gql_with(db, &options, query, serde_json::json!({})).await
 }
 
 /// `data` of a response that must have no errors.
@@ -314,4 +308,18 @@ pub fn error_code(v: &serde_json::Value) -> &str {
     v["errors"][0]["extensions"]["code"]
         .as_str()
         .unwrap_or("<no code>")
+}
+
+/// The message of the first error ("" when there is none).
+pub fn error_message(v: &serde_json::Value) -> &str {
+    v["errors"][0]["message"].as_str().unwrap_or("")
+}
+
+/// The text `field` of every object in the JSON list `list` (none when it is not a list).
+pub fn strings<'a>(list: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o[field].as_str())
+        .collect()
 }
