@@ -177,7 +177,7 @@ async fn schema_objects(db: &TestDb) -> Vec<String> {
     };
     let mut out = Vec::new();
     for q in queries {
-        out.extend(db.raw_strings(q).await);
+        out.extend(db.raw_column::<String>(q).await);
     }
     for o in &mut out {
         for name in INLINE_UNIQUE {
