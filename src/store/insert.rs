@@ -16,7 +16,6 @@ use super::codec::{Confidence, Timestamp};
 use super::columns::{TAG_COLUMNS, column_count};
 use super::dialect::Dialect;
 use super::error::Result;
-use super::evidence::to_python_json;
 use super::models::{InsertOutcome, NewTag};
 use super::pool::Pool;
 use super::validate::validate_tag;
@@ -91,7 +90,8 @@ struct Prepared {
     args: [Arg; COLUMN_COUNT],
 }
 
-fn prepare(t: &NewTag, now: Timestamp) -> Prepared {
+/// `evidence` is the tag's evidence as validation serialised it.
+fn prepare(t: &NewTag, evidence: String, now: Timestamp) -> Prepared {
     let uuid = t.uuid().to_string();
     let created = t.created_at.map(Timestamp).unwrap_or(now);
     let text = |s: &str| Arg::Text(Arc::from(s));
@@ -111,7 +111,7 @@ fn prepare(t: &NewTag, now: Timestamp) -> Prepared {
             Arg::Conf(Confidence(t.confidence)),
             text(&t.rule_id),
             Arg::Int(t.rule_version),
-            Arg::Text(Arc::from(to_python_json(&t.evidence))),
+            Arg::Text(Arc::from(evidence)),
             text(&t.attack_release),
             opt(&t.mitre_url),
             Arg::Time(created),
@@ -126,14 +126,17 @@ impl Store {
     /// dropped; the rest are written insert-or-ignore, all chunks in one transaction, so
     /// a crash or error never leaves part of a call behind.
     pub async fn insert_tags(&self, rows: &[NewTag]) -> Result<InsertOutcome> {
-        for (i, t) in rows.iter().enumerate() {
-            validate_tag(i, t)?;
-        }
+        let evidence = rows
+            .iter()
+            .enumerate()
+            .map(|(i, t)| validate_tag(i, t))
+            .collect::<Result<Vec<String>>>()?;
         let now = Timestamp(Utc::now());
         let mut kept: Vec<Prepared> = rows
             .iter()
-            .filter(|t| t.confidence >= CONFIDENCE_FLOOR)
-            .map(|t| prepare(t, now))
+            .zip(evidence)
+            .filter(|(t, _)| t.confidence >= CONFIDENCE_FLOOR)
+            .map(|(t, evidence)| prepare(t, evidence, now))
             .collect();
         let below_floor = (rows.len() - kept.len()) as u64;
         // Sorting by key makes concurrent writers take row locks in the same order

@@ -34,7 +34,9 @@ pub mod limits {
 pub const MITRE_URL_PREFIX: &str = "https://attack.mitre.org/";
 
 /// Validates one tag; `index` is its position in the batch, for the error message.
-pub fn validate_tag(index: usize, t: &NewTag) -> Result<()> {
+/// Returns the evidence serialised as it will be stored, so the insert does not
+/// serialise it a second time.
+pub fn validate_tag(index: usize, t: &NewTag) -> Result<String> {
     let bad = |field: &'static str, message: String| {
         Err(StoreError::InvalidTag {
             index,
@@ -62,17 +64,15 @@ pub fn validate_tag(index: usize, t: &NewTag) -> Result<()> {
         };
         return bad(field, message);
     }
-    match attack::catalog().tactic(&t.tactic) {
-        Some(known) if known.id == t.tactic => {}
-        _ => {
-            return bad(
-                "tactic",
-                format!(
-                    "must be a known ATT&CK tactic id like TA0006, got {:?}",
-                    t.tactic
-                ),
-            );
-        }
+    // Stored tactics are ids (the API resolves names first): a look-up by exact id.
+    if !attack::catalog().tactics().iter().any(|x| x.id == t.tactic) {
+        return bad(
+            "tactic",
+            format!(
+                "must be a known ATT&CK tactic id like TA0006, got {:?}",
+                t.tactic
+            ),
+        );
     }
     for (field, value) in [
         ("attacker_uuid", t.attacker_uuid.as_deref()),
@@ -110,7 +110,8 @@ pub fn validate_tag(index: usize, t: &NewTag) -> Result<()> {
     if !t.evidence.is_object() {
         return bad("evidence", "must be a JSON object".into());
     }
-    let evidence_bytes = to_python_json(&t.evidence).len();
+    let evidence = to_python_json(&t.evidence);
+    let evidence_bytes = evidence.len();
     if evidence_bytes > limits::EVIDENCE_BYTES {
         return bad(
             "evidence",
@@ -158,7 +159,7 @@ pub fn validate_tag(index: usize, t: &NewTag) -> Result<()> {
             format!("must be a {MITRE_URL_PREFIX} URL of at most {MITRE_URL} characters"),
         );
     }
-    Ok(())
+    Ok(evidence)
 }
 
 /// A uuid in its canonical 36-character hyphenated form, as DECNET writes them.
