@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Interleaved A/B of two ttpgraph builds on SQLite: the same wrk load against build A, then
+# build B, for a few rounds, so that a shared machine's drift hits both alike (full runs of
+# bench/run.sh one after the other swing by ±20 % here). Loopback only.
+#
+#   bench/ab.sh A_BIN A_DB B_BIN B_DB BODIES_DIR [ROUNDS]
+#
+# BODIES_DIR is a run's bench/out/<stamp>-sqlite/ folder: the first request body of each
+# *.bodies.jsonl there is sent (identity_max, attacker, session, inspector, typename).
+# Each database must be one its build can open (a newer migration makes an older build
+# refuse it): give each build its own copy of the fleet.
+set -euo pipefail
+[ $# -ge 5 ] || { sed -n 2,11p "$0"; exit 2; }
+A_BIN=$1 A_DB=$2 B_BIN=$3 B_DB=$4 BODIES=$5 ROUNDS=${6:-3}
+OPS=(identity_max attacker session inspector typename)
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+cat >"$tmp/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open(os.getenv("BODY_FILE"), "r")
+wrk.body = f:read("*l")
+f:close()
+LUA
+for op in "${OPS[@]}"; do head -n 1 "$BODIES/$op.bodies.jsonl" >"$tmp/$op.json"; done
+
+one() { # BIN DB PORT -> "op=req/s ..."
+  "$1" serve --database-url "sqlite://$2" --listen "127.0.0.1:$3" >"$tmp/serve-$3.log" 2>&1 &
+  local pid=$! out=""
+  for _ in $(seq 1 100); do curl -sf "127.0.0.1:$3/readyz" >/dev/null && break; sleep 0.1; done
+  for op in "${OPS[@]}"; do
+    BODY_FILE="$tmp/$op.json" wrk -t2 -c16 -d1s -s "$tmp/post.lua" "http://127.0.0.1:$3/graphql" >/dev/null
+    out+=" $op=$(BODY_FILE="$tmp/$op.json" wrk -t2 -c16 -d5s -s "$tmp/post.lua" \
+      "http://127.0.0.1:$3/graphql" | awk '/Requests\/sec/ {print $2}')"
+  done
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  echo "$out"
+}
+for r in $(seq 1 "$ROUNDS"); do
+  echo "round $r A:$(one "$A_BIN" "$A_DB" 18191)"
+  echo "round $r B:$(one "$B_BIN" "$B_DB" 18192)"
+done
