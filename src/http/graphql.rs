@@ -21,8 +21,7 @@ use async_graphql::{BatchRequest, Request, Value};
 use super::AppState;
 use super::layers::REQUEST_ID;
 use super::response::{
-    Code, GRAPHQL_RESPONSE, error_body, error_response, json_response, json_response_capped,
-    overloaded,
+    Code, GRAPHQL_RESPONSE, error_body, error_response, json_response_capped, overloaded,
 };
 use crate::auth::{Principal, Role};
 use crate::graphql::execute;
@@ -113,7 +112,9 @@ pub async fn post(
                     execute_measured(&s, with_principal(r, principal.clone()), &request_id).await;
                 out.push(serde_json::to_value(&resp).unwrap_or(serde_json::Value::Null));
             }
-            json_response(StatusCode::OK, &out, modern)
+            // The cap holds for the whole answer, not per request of the batch.
+            let cap = crate::graphql::schema_limits(&s.schema).max_response_bytes;
+            json_response_capped(StatusCode::OK, &out, modern, cap)
         }
         Err(_) => error_response(
             StatusCode::BAD_REQUEST,

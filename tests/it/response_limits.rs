@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::contract;
 use crate::fixtures::*;
-use crate::support::http::{app_with, post, send_bytes};
+use crate::support::http::{app_with, post, send, send_bytes};
 use crate::support::{Backend, TestDb, error_code, gql, gql_limited, gql_ok, strings};
 use ttpgraph::auth::Authenticator;
 use ttpgraph::config::Limits;
@@ -142,6 +142,37 @@ async fn the_serialised_body_is_capped_too() {
     ))
     .await;
     assert!(v.get("errors").is_none(), "{v}");
+}
+
+#[tokio::test]
+async fn a_batch_answer_is_capped_as_a_whole() {
+    let db = TestDb::new(Backend::Sqlite).await.expect("db");
+    db.store.insert_tags(&tags(30, 10)).await.expect("insert");
+    let app = app_with(
+        &db.store,
+        &SchemaOptions {
+            limits: Limits {
+                max_response_bytes: 4096,
+                ..Limits::default()
+            },
+            ..Default::default()
+        },
+        HttpOptions {
+            max_batch: 4,
+            ..HttpOptions::default()
+        },
+        Authenticator::open(),
+    );
+    // Each request's answer fits under 4 KiB; the four together do not.
+    let one = json!({ "query": format!(
+        r#"{{ inspect(scope: IDENTITY, id: "{I1}", techniqueId: "T1083", limit: 20) {{ uuid sourceId }} }}"#
+    ) });
+    let (status, _, v) = send(&app, post(json!([one]).to_string())).await;
+    assert_eq!(status, 200);
+    assert!(v[0].get("errors").is_none(), "one fits: {v}");
+    let (status, _, v) = send(&app, post(json!([one, one, one, one]).to_string())).await;
+    assert_eq!(status, 200);
+    assert_eq!(error_code(&v), "RESPONSE_TOO_LARGE", "{v}");
 }
 
 contract!(
