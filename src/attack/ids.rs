@@ -33,21 +33,26 @@ pub fn tactic_id(key: &str) -> Option<&'static str> {
 
 /// Checks a tag's `(technique_id, sub_technique_id)` against the catalog: the parent id
 /// must be a top-level technique and the sub-technique one of its children. Revoked and
-/// deprecated ids stay valid (tags written against older releases name them). The
-/// message starts with `sub` when the sub-technique is at fault.
-pub fn check_technique(technique_id: &str, sub_technique_id: Option<&str>) -> Result<(), String> {
+/// deprecated ids stay valid (tags written against older releases name them). The error
+/// names the field at fault (`technique_id` or `sub_technique_id`) and says why.
+pub fn check_technique(
+    technique_id: &str,
+    sub_technique_id: Option<&str>,
+) -> Result<(), (&'static str, String)> {
+    let bad = |message: String| Err(("technique_id", message));
+    let bad_sub = |message: String| Err(("sub_technique_id", message));
     let known = |id: &str| catalog().technique(id).filter(|t| t.id == id);
     match known(technique_id) {
         _ if !is_technique_id(technique_id) => {
-            return Err(format!("must look like T1110, got {technique_id:?}"));
+            return bad(format!("must look like T1110, got {technique_id:?}"));
         }
         None => {
-            return Err(format!(
+            return bad(format!(
                 "{technique_id} is not an ATT&CK Enterprise technique"
             ));
         }
         Some(t) if t.is_sub_technique() => {
-            return Err(format!("{technique_id} is not a parent technique"));
+            return bad(format!("{technique_id} is not a parent technique"));
         }
         Some(_) => {}
     }
@@ -55,17 +60,13 @@ pub fn check_technique(technique_id: &str, sub_technique_id: Option<&str>) -> Re
         return Ok(());
     };
     if !is_sub_technique_id(sub) {
-        return Err(format!(
-            "subTechniqueId must look like T1110.003, got {sub:?}"
-        ));
+        return bad_sub(format!("must look like T1110.003, got {sub:?}"));
     }
     match known(sub) {
-        None => Err(format!(
-            "subTechniqueId {sub} is not an ATT&CK Enterprise sub-technique"
-        )),
-        Some(t) if t.parent_id.as_deref() != Some(technique_id) => Err(format!(
-            "subTechniqueId {sub} is not a sub-technique of {technique_id}"
-        )),
+        None => bad_sub(format!("{sub} is not an ATT&CK Enterprise sub-technique")),
+        Some(t) if t.parent_id.as_deref() != Some(technique_id) => {
+            bad_sub(format!("{sub} is not a sub-technique of {technique_id}"))
+        }
         Some(_) => Ok(()),
     }
 }

@@ -357,8 +357,7 @@ fn pick_command(rng: &mut ChaCha8Rng) -> (String, &'static [rules::Emit]) {
             &[][..],
         );
     }
-    let total_weight: u32 = COMMANDS.iter().map(|a| a.weight).sum();
-    let mut pick = rng.random_range(0..total_weight);
+    let mut pick = rng.random_range(0..rules::TOTAL_WEIGHT);
     let arch = COMMANDS.iter().find(|a| {
         if pick < a.weight {
             true

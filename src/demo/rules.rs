@@ -143,3 +143,14 @@ pub const BENIGN: &[&str] = &[
     "ls -la", "cd /tmp", "pwd", "w", "whoami", "ps aux", "free -m", "df -h", "exit", "echo hi",
     "ls /root",
 ];
+
+/// Sum of the archetypes' weights, for weighted picks.
+pub const TOTAL_WEIGHT: u32 = {
+    let mut sum = 0;
+    let mut i = 0;
+    while i < COMMANDS.len() {
+        sum += COMMANDS[i].weight;
+        i += 1;
+    }
+    sum
+};

@@ -56,12 +56,9 @@ pub fn validate_tag(index: usize, t: &NewTag) -> Result<String> {
             format!("must be between 0 and 1, got {}", t.confidence),
         );
     }
-    if let Err(message) = attack::check_technique(&t.technique_id, t.sub_technique_id.as_deref()) {
-        let field = if message.starts_with("sub") {
-            "sub_technique_id"
-        } else {
-            "technique_id"
-        };
+    if let Err((field, message)) =
+        attack::check_technique(&t.technique_id, t.sub_technique_id.as_deref())
+    {
         return bad(field, message);
     }
     // Stored tactics are ids (the API resolves names first): a look-up by exact id.
