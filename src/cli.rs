@@ -9,8 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::auth::users::{create_user, mint_for_username};
 use crate::auth::{Authenticator, JwtSecret, Role, check_listen};
 use crate::config::{
-    HttpOptions, Limits, SchemaOptions, ServeOptions, ServerConfig, database_url, jwt_secret,
-    parse_duration, redact_url,
+    HttpOptions, Limits, SchemaOptions, Secret, ServeOptions, ServerConfig, database_url,
+    jwt_secret, parse_duration, parse_listen, redact_url,
 };
 use crate::demo::{DemoConfig, fill};
 use crate::store::{Store, StoreOptions};
@@ -24,6 +24,21 @@ use crate::store::{Store, StoreOptions};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Config file (TOML; keys are the long flags: `listen = "0.0.0.0:8080"`). Flags and
+    /// environment variables override it [default: ./ttpgraph.toml when it exists]
+    #[arg(long, global = true, env = "TTPGRAPH_CONFIG", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// Log lines as `text` (coloured on a terminal) or `json` (one object per line).
+    #[arg(long, global = true, env = "TTPGRAPH_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+    /// Log filter (tracing's EnvFilter syntax, e.g. `info,sqlx=warn,ttpgraph::access=off`).
+    #[arg(
+        long,
+        global = true,
+        env = "TTPGRAPH_LOG",
+        default_value = "info,sqlx=warn"
+    )]
+    pub log: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,6 +56,9 @@ pub enum Command {
     User(UserCommand),
     /// Mint a DECNET access token for a user (as DECNET's login does) and print it.
     Token(TokenArgs),
+    /// Print the effective configuration of `serve` (takes the same flags), each value
+    /// with its source (flag, environment, config file, default); secrets are redacted.
+    Config(ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +127,27 @@ impl AuthArgs {
     }
 }
 
+/// Who may read `/metrics`, and where.
+#[derive(Clone, Args)]
+pub struct MetricsArgs {
+    /// Serve `/metrics` only to `Authorization: Bearer <token>` (prefer the environment).
+    #[arg(long, env = "TTPGRAPH_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Serve `/metrics` (and the probes) on this address instead of the main one, e.g. a
+    /// private interface for the scraper.
+    #[arg(long, env = "TTPGRAPH_METRICS_LISTEN", value_parser = parse_listen)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+}
+
+impl std::fmt::Debug for MetricsArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsArgs")
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
+            .field("metrics_listen", &self.metrics_listen)
+            .finish()
+    }
+}
+
 fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| format!("{s:?} is not a role: use viewer or admin"))
 }
@@ -128,8 +167,9 @@ pub struct DbArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub db: DbArgs,
-    /// Address to listen on.
-    #[arg(long, env = "TTPGRAPH_LISTEN", default_value = "127.0.0.1:8080")]
+    /// Address to listen on: IP:PORT (`0.0.0.0:8080` for every interface), or a bare
+    /// port / `localhost:PORT` for this machine only.
+    #[arg(long, env = "TTPGRAPH_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse_listen)]
     pub listen: std::net::SocketAddr,
     /// Fill an empty database with the default demo fleet before serving.
     #[arg(long)]
@@ -151,6 +191,8 @@ pub struct ServeArgs {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub auth: AuthArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
     /// How long user and revoked-token look-ups are cached (`0` disables the cache). A
     /// logout or role change in DECNET takes up to this long to apply here.
     #[arg(long, env = "TTPGRAPH_AUTH_CACHE_TTL", default_value = "10s", value_parser = parse_duration)]
@@ -251,6 +293,12 @@ impl ServeArgs {
             body_read_timeout: Duration::from_millis(self.limits.body_read_timeout_ms.max(1)),
             max_batch: self.limits.max_batch,
             cors_origins: self.cors_origins.clone(),
+            metrics_token: self
+                .metrics
+                .metrics_token
+                .as_deref()
+                .filter(|t| !t.is_empty())
+                .map(Secret::new),
         }
     }
 
@@ -261,6 +309,7 @@ impl ServeArgs {
             schema: self.schema_options(),
             http: self.http_options(),
             serve: self.serve_options(),
+            metrics_listen: self.metrics.metrics_listen,
         }
     }
 
@@ -296,8 +345,20 @@ pub struct DemoArgs {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_tracing();
+    let loaded = match crate::settings::load(std::env::args_os().collect()) {
+        Ok(l) => l,
+        Err(crate::settings::LoadError::Clap(e)) => e.exit(),
+        Err(crate::settings::LoadError::File(e)) => {
+            eprintln!("ttpgraph: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&loaded.cli.log, &loaded.cli.log_format);
+    if matches!(loaded.cli.command, Command::Config(_)) {
+        print!("{}", crate::settings::report(&loaded));
+        return ExitCode::SUCCESS;
+    }
+    let cli = loaded.cli;
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -317,14 +378,29 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+/// Logs go to stderr: JSON lines (`--log-format json`), or text, coloured only when
+/// stderr is a terminal (and `NO_COLOR` is unset), so files and journald get no escapes.
+fn init_tracing(filter: &str, format: &str) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("TTPGRAPH_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt()
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|e| {
+        eprintln!("ttpgraph: ignoring the log filter {filter:?} ({e}); using info,sqlx=warn");
+        EnvFilter::new("info,sqlx=warn")
+    });
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
+    } else {
+        let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        builder.with_ansi(ansi).try_init()
+    };
 }
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
@@ -353,6 +429,7 @@ async fn open_with(db: &DbArgs, statement_timeout: Option<Duration>) -> Result<S
 
 pub async fn run(cli: Cli) -> Result<(), AnyError> {
     match cli.command {
+        Command::Config(_) => Ok(()),
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())

@@ -51,6 +51,38 @@ fn resolve_jwt_secret<const N: usize>(
     }
 }
 
+/// A listening address: `IP:PORT` (`0.0.0.0:8080`, `[::]:8080`), or, for this machine
+/// only, a bare `PORT` or `localhost:PORT` (both 127.0.0.1). Host names are refused with
+/// the address to write instead: a name can resolve to several addresses, or to none.
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    let s = s.trim();
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let port = |p: &str| {
+        p.parse::<u16>().map_err(|_| {
+            format!("{p:?} is not a port (0-65535); write IP:PORT such as 127.0.0.1:8080")
+        })
+    };
+    if s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port(s)?)));
+    }
+    match s.rsplit_once(':') {
+        Some((host, p)) if host.eq_ignore_ascii_case("localhost") => {
+            Ok(SocketAddr::from(([127, 0, 0, 1], port(p)?)))
+        }
+        Some(("" | "*", p)) => Err(format!(
+            "{s:?} names no address: write 0.0.0.0:{p} for every interface, or              127.0.0.1:{p} for this machine only"
+        )),
+        Some((host, p)) => Err(format!(
+            "{host:?} is not an IP address: write IP:PORT, such as 0.0.0.0:{p} (every              interface) or 127.0.0.1:{p} (this machine only)"
+        )),
+        None => Err(format!(
+            "{s:?} is not an address: write IP:PORT such as 127.0.0.1:8080, or a bare port"
+        )),
+    }
+}
+
 /// A duration such as `90`, `90s`, `15m`, `1h`, `7d` or `500ms` (a bare number is seconds).
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
@@ -142,6 +174,25 @@ mod tests {
             resolve_jwt_secret([("a", set("first")), ("b", set("second"))]),
             Ok(Some("first".to_owned()))
         );
+    }
+
+    #[test]
+    fn parses_listen_addresses() {
+        let ok = |s: &str| parse_listen(s).map(|a| a.to_string());
+        assert_eq!(ok("8081"), Ok("127.0.0.1:8081".into()));
+        assert_eq!(ok("localhost:8081"), Ok("127.0.0.1:8081".into()));
+        assert_eq!(ok("0.0.0.0:8081"), Ok("0.0.0.0:8081".into()));
+        assert_eq!(ok("[::1]:8081"), Ok("[::1]:8081".into()));
+        for (bad, names) in [
+            (":8081", "0.0.0.0:8081"),
+            ("example.org:8081", "0.0.0.0:8081"),
+            ("99999", "port"),
+            ("localhost:http", "port"),
+            ("localhost", "IP:PORT"),
+        ] {
+            let e = parse_listen(bad).expect_err(bad);
+            assert!(e.contains(names), "{bad}: {e}");
+        }
     }
 
     #[test]
@@ -247,6 +298,8 @@ pub struct HttpOptions {
     pub max_batch: usize,
     /// Origins allowed cross-origin access (CORS); empty means same-origin only.
     pub cors_origins: Vec<String>,
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
+    pub metrics_token: Option<Secret>,
 }
 
 impl Default for HttpOptions {
@@ -261,6 +314,7 @@ impl Default for HttpOptions {
             body_read_timeout: Duration::from_secs(10),
             max_batch: 0,
             cors_origins: Vec::new(),
+            metrics_token: None,
         }
     }
 }
@@ -298,4 +352,29 @@ pub struct ServerConfig {
     pub http: HttpOptions,
     /// Connection-level timeouts.
     pub serve: ServeOptions,
+    /// A second address serving only `/metrics` and the probes (then the main address
+    /// does not serve `/metrics`), for a scraper on a private network.
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// A secret (a token) that `Debug` never prints and that is compared in constant time.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    /// Equal to `given`, in time independent of where they differ.
+    pub fn matches(&self, given: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), given.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
 }

@@ -15,4 +15,5 @@ pub mod demo;
 pub mod graphql;
 pub mod http;
 pub mod metrics;
+pub mod settings;
 pub mod store;

@@ -1,5 +1,11 @@
 //! Process-wide Prometheus metrics, served on `GET /metrics`: requests by operation and
-//! outcome (count and latency), SQL statements, and DataLoader batch sizes.
+//! outcome (count and latency), SQL statements, DataLoader batch sizes, load-shed
+//! requests; at scrape time also the store's pool and lock retries ([`StoreStats`]) and
+//! the process ([`process`]). Rendered as OpenMetrics or, for scrapers that do not ask
+//! for it, the Prometheus 0.0.4 text format ([`text004`]).
+
+mod process;
+mod text004;
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,11 +32,18 @@ struct LoaderLabels {
     loader: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ShedLabels {
+    /// Which limit refused the request: `executions` or `body_reads`.
+    limit: &'static str,
+}
+
 struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RequestLabels, Histogram>,
     batches: Family<LoaderLabels, Histogram>,
+    shed: Family<ShedLabels, Counter>,
 }
 
 /// SQL statements sent by every store of this process.
@@ -66,12 +79,19 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Keys per DataLoader batch (one SQL statement each)",
         batches.clone(),
     );
+    let shed = Family::<ShedLabels, Counter>::default();
+    registry.register(
+        "load_shed_requests",
+        "Requests refused with 503 at a concurrency limit (load shedding)",
+        shed.clone(),
+    );
     registry.register_collector(Box::new(SqlCollector));
     Metrics {
         registry,
         requests,
         latency,
         batches,
+        shed,
     }
 });
 
@@ -123,13 +143,7 @@ pub fn operation_label(name: Option<&str>) -> String {
     let Some(name) = name.filter(|n| !n.is_empty()) else {
         return "anonymous".into();
     };
-    let well_formed = name.len() <= 64
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !well_formed {
+    if !is_operation_name(name) {
         return "other".into();
     }
     let Ok(mut seen) = OPERATIONS.lock() else {
@@ -142,11 +156,121 @@ pub fn operation_label(name: Option<&str>) -> String {
     }
 }
 
-/// The text exposition format.
-pub fn render() -> String {
+/// A GraphQL name of at most 64 characters: safe as a label or a log field.
+pub fn is_operation_name(name: &str) -> bool {
+    name.len() <= 64
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Counts one request refused at the `limit` concurrency limit (`executions` or
+/// `body_reads`).
+pub fn load_shed(limit: &'static str) {
+    METRICS.shed.get_or_create(&ShedLabels { limit }).inc();
+}
+
+/// The store's figures, read by the `/metrics` handler at scrape time (this layer is
+/// below the store, so the handler passes them in).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoreStats {
+    /// Open connections of the pool (in use and idle).
+    pub connections: u32,
+    /// Idle connections.
+    pub idle: u32,
+    /// The pool's maximum size.
+    pub max_connections: u32,
+    /// Statements that found the pool at its maximum size with no idle connection, and
+    /// so waited for one.
+    pub acquire_waits: u64,
+    /// Write transactions re-run after a lock conflict.
+    pub lock_retries: u64,
+}
+
+/// The two exposition formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OpenMetrics 1.0.0, for scrapers that accept it (Prometheus does by default).
+    OpenMetrics,
+    /// The Prometheus text format 0.0.4 (`text/plain`), for everything else.
+    Prometheus,
+}
+
+impl Format {
+    /// OpenMetrics when the `Accept` header lists it, else the 0.0.4 text format.
+    pub fn negotiate(accept: Option<&str>) -> Self {
+        let wants = accept.is_some_and(|a| {
+            a.split(',').any(|range| {
+                let mut params = range.split(';').map(str::trim);
+                let media = params.next().unwrap_or("");
+                let refused = params.any(|p| p.replace(' ', "") == "q=0");
+                media.eq_ignore_ascii_case("application/openmetrics-text") && !refused
+            })
+        });
+        if wants {
+            Self::OpenMetrics
+        } else {
+            Self::Prometheus
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Self::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+        }
+    }
+}
+
+/// Every metric in `format`, the store's and the process's included.
+pub fn render(format: Format, store: &StoreStats) -> String {
+    use prometheus_client::encoding::text::{encode_eof, encode_registry};
+    let mut scraped = Registry::with_prefix("ttpgraph");
+    register_store(&mut scraped, store);
+    let mut proc = Registry::default();
+    process::register(&mut proc);
     let mut out = String::new();
-    if prometheus_client::encoding::text::encode(&mut out, &METRICS.registry).is_err() {
+    let encoded = encode_registry(&mut out, &METRICS.registry)
+        .and_then(|()| encode_registry(&mut out, &scraped))
+        .and_then(|()| encode_registry(&mut out, &proc))
+        .and_then(|()| encode_eof(&mut out));
+    if encoded.is_err() {
         out.clear();
     }
-    out
+    match format {
+        Format::OpenMetrics => out,
+        Format::Prometheus => text004::from_openmetrics(&out),
+    }
+}
+
+fn register_store(r: &mut Registry, s: &StoreStats) {
+    use prometheus_client::metrics::gauge::ConstGauge;
+    let in_use = s.connections.saturating_sub(s.idle);
+    r.register(
+        "db_pool_connections_in_use",
+        "Pooled database connections running a statement or transaction",
+        ConstGauge::new(i64::from(in_use)),
+    );
+    r.register(
+        "db_pool_connections_idle",
+        "Pooled database connections open and idle",
+        ConstGauge::new(i64::from(s.idle)),
+    );
+    r.register(
+        "db_pool_connections_max",
+        "Largest size of the database connection pool",
+        ConstGauge::new(i64::from(s.max_connections)),
+    );
+    r.register(
+        "db_pool_acquire_waits",
+        "Statements that found every pooled connection busy and waited for one",
+        ConstCounter::new(s.acquire_waits),
+    );
+    r.register(
+        "store_lock_retries",
+        "Write transactions re-run after a lock conflict (SQLite busy, InnoDB deadlock)",
+        ConstCounter::new(s.lock_retries),
+    );
 }

@@ -22,8 +22,11 @@ pub async fn require(State(auth): State<Authenticator>, mut req: Request, next: 
         .and_then(|v| v.to_str().ok());
     match auth.authenticate(header).await {
         Ok(principal) => {
+            let caller = super::access_log::Caller(principal.username.clone());
             req.extensions_mut().insert::<Principal>(principal);
-            next.run(req).await
+            let mut resp = next.run(req).await;
+            resp.extensions_mut().insert(caller);
+            resp
         }
         Err(AuthError::Unauthenticated(reason)) => {
             tracing::debug!(%reason, "request refused: 401");

@@ -20,9 +20,7 @@ use async_graphql::{BatchRequest, Request, Value};
 
 use super::AppState;
 use super::layers::REQUEST_ID;
-use super::response::{
-    Code, GRAPHQL_RESPONSE, error_body, error_response, json_response_capped, overloaded,
-};
+use super::response::{Code, GRAPHQL_RESPONSE, error_body, error_response, json_response_capped};
 use crate::auth::{Principal, Role};
 use crate::graphql::execute;
 
@@ -84,7 +82,7 @@ pub async fn post(
     }
     // Parsing and execution are the work the concurrency limit bounds.
     let Ok(_permit) = s.executions.clone().try_acquire_owned() else {
-        return shed(modern);
+        return shed(&s, modern);
     };
     let request_id = request_id(&headers);
     match serde_json::from_slice::<BatchRequest>(&body) {
@@ -114,7 +112,10 @@ pub async fn post(
             }
             // The cap holds for the whole answer, not per request of the batch.
             let cap = crate::graphql::schema_limits(&s.schema).max_response_bytes;
-            json_response_capped(StatusCode::OK, &out, modern, cap)
+            let mut resp = json_response_capped(StatusCode::OK, &out, modern, cap);
+            let batch = super::access_log::Operation(format!("batch({})", out.len()));
+            resp.extensions_mut().insert(batch);
+            resp
         }
         Err(_) => error_response(
             StatusCode::BAD_REQUEST,
@@ -135,7 +136,8 @@ async fn read_body(
     modern: bool,
 ) -> Result<axum::body::Bytes, Response> {
     let Ok(_reading) = s.body_reads.clone().try_acquire_owned() else {
-        return Err(overloaded(
+        return Err(s.shed.refuse(
+            "body_reads",
             "the server is receiving too many request bodies; retry shortly",
             modern,
         ));
@@ -193,8 +195,9 @@ fn batching_disabled(modern: bool) -> Response {
     )
 }
 
-fn shed(modern: bool) -> Response {
-    overloaded(
+fn shed(s: &AppState, modern: bool) -> Response {
+    s.shed.refuse(
+        "executions",
         "the server is at its concurrency limit; retry shortly",
         modern,
     )
@@ -220,7 +223,7 @@ pub async fn get(
         }
     };
     let Ok(_permit) = s.executions.clone().try_acquire_owned() else {
-        return shed(modern);
+        return shed(&s, modern);
     };
     if is_mutation(&s, &request) {
         let msg = "mutations must be sent with POST";
@@ -252,6 +255,7 @@ fn with_principal(request: Request, principal: Option<Extension<Principal>>) -> 
 }
 
 async fn run(s: &AppState, request: Request, modern: bool, request_id: &str) -> Response {
+    let operation = super::access_log::operation(request.operation_name.as_deref());
     let resp = execute_measured(s, request, request_id).await;
     // With the modern media type, a request that never executed (syntax, validation,
     // limits) is a 400; legacy `application/json` clients always get 200.
@@ -261,7 +265,9 @@ async fn run(s: &AppState, request: Request, modern: bool, request_id: &str) -> 
         StatusCode::OK
     };
     let cap = crate::graphql::schema_limits(&s.schema).max_response_bytes;
-    json_response_capped(status, &resp, modern, cap)
+    let mut resp = json_response_capped(status, &resp, modern, cap);
+    resp.extensions_mut().insert(operation);
+    resp
 }
 
 /// Executes, records metrics, and tags internal errors with the request id so an

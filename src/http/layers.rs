@@ -1,4 +1,4 @@
-//! The middleware stack in one place, outermost first: request id → tracing span →
+//! The middleware stack in one place, outermost first: request id → access log and span →
 //! panic isolation → CORS → body limit → (open mode) loopback-only guard. Load shedding
 //! is in the `/graphql` handlers, after the body is read.
 
@@ -12,7 +12,6 @@ use axum::response::Response;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
 use super::HttpOptions;
 use super::response::{Code, error_response};
@@ -26,10 +25,9 @@ pub fn apply(router: Router, opts: &HttpOptions) -> Router {
         r = r.layer(cors);
     }
     r.layer(CatchPanicLayer::custom(panic_response))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-        }))
+        // Replaces tower-http's TraceLayer, which logged every 5xx (each load-shedding
+        // 503 of a burst) at ERROR, one line each.
+        .layer(axum::middleware::from_fn(super::access_log::access_log))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }

@@ -2,12 +2,15 @@
 //! transport concerns only; everything GraphQL lives in [`crate::graphql`], token checks
 //! in [`crate::auth`].
 
+pub mod access_log;
 mod auth;
+mod bind;
 mod graphql;
 mod health;
 pub mod layers;
 mod response;
 mod server;
+pub mod shed;
 
 use std::sync::Arc;
 
@@ -22,6 +25,7 @@ use crate::graphql::{AppSchema, build_schema};
 use crate::store::Store;
 
 pub use crate::config::{HttpOptions, ServeOptions};
+pub use bind::bind;
 pub use response::error_response;
 pub use server::serve_with;
 
@@ -39,6 +43,8 @@ pub struct AppState {
     pub body_reads: Arc<tokio::sync::Semaphore>,
     /// Permits for executing GraphQL requests ([`HttpOptions::max_concurrent_requests`]).
     pub executions: Arc<tokio::sync::Semaphore>,
+    /// Counts load-shedding refusals and reports them once a second at most.
+    pub shed: Arc<shed::ShedLog>,
 }
 
 impl AppState {
@@ -55,6 +61,7 @@ impl AppState {
             write_admission: semaphore(opts.max_concurrent_writes),
             body_reads: semaphore(body_reads),
             executions: semaphore(executions),
+            shed: Arc::default(),
             opts: Arc::new(opts),
             auth,
         }
@@ -66,14 +73,21 @@ impl AppState {
 /// probes and GraphiQL's static page need no token. Without authentication (open mode)
 /// every route answers loopback `Host`s and same-machine `Origin`s only.
 pub fn router(state: AppState) -> Router {
+    router_with(state, true)
+}
+
+/// [`router`], with `/metrics` or without it (when it has an address of its own).
+fn router_with(state: AppState, metrics: bool) -> Router {
     let graphql = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route_layer(from_fn_with_state(state.auth.clone(), auth::require));
     let mut r = Router::new()
         .merge(graphql)
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics));
+        .route("/readyz", get(health::readyz));
+    if metrics {
+        r = r.route("/metrics", get(health::metrics));
+    }
     if state.opts.graphiql {
         r = r.route("/", get(graphiql));
     }
@@ -84,6 +98,17 @@ pub fn router(state: AppState) -> Router {
         let allowed = Arc::new(opts.cors_origins.clone());
         r = r.layer(from_fn_with_state(allowed, layers::loopback_only));
     }
+    layers::apply(r, &opts)
+}
+
+/// What `--metrics-listen` serves: `/metrics` and the probes, nothing else.
+pub fn metrics_router(state: AppState) -> Router {
+    let opts = state.opts.clone();
+    let r = Router::new()
+        .route("/metrics", get(health::metrics))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(state);
     layers::apply(r, &opts)
 }
 
@@ -109,9 +134,45 @@ pub async fn serve(
         config.http,
         auth,
     );
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let listener = bind(config.listen, "--listen").await?;
     tracing::info!(addr = %listener.local_addr()?, graphiql = state.opts.graphiql, auth = !state.auth.is_open(), "ttpgraph listening");
-    serve_with(listener, router(state), config.serve, shutdown_signal()).await?;
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let metrics_server = match config.metrics_listen {
+        Some(addr) => {
+            let l = bind(addr, "--metrics-listen").await?;
+            tracing::info!(addr = %l.local_addr()?, "metrics listening");
+            let mut stop = stop.clone();
+            let app = metrics_router(state.clone());
+            Some(tokio::spawn(serve_with(
+                l,
+                app,
+                config.serve.clone(),
+                async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                },
+            )))
+        }
+        None => None,
+    };
+    let shed = state.shed.clone();
+    let reporter = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(shed::LOG_INTERVAL);
+        loop {
+            tick.tick().await;
+            shed.flush(false);
+        }
+    });
+    let app = router_with(state.clone(), config.metrics_listen.is_none());
+    let stopping = async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    };
+    serve_with(listener, app, config.serve, stopping).await?;
+    if let Some(m) = metrics_server {
+        let _ = m.await;
+    }
+    reporter.abort();
+    state.shed.flush(true);
     store.close().await;
     tracing::info!("ttpgraph stopped");
     Ok(())

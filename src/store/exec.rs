@@ -35,6 +35,7 @@ impl Store {
     pub(super) fn count_statement(&self) {
         self.inner.statements.fetch_add(1, Ordering::Relaxed);
         crate::metrics::sql_statement();
+        self.note_acquire();
     }
 
     /// Starts (or stops) recording every read statement this store sends, for

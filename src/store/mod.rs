@@ -32,6 +32,7 @@ mod inspector;
 mod migrate;
 pub mod models;
 mod pool;
+mod pool_stats;
 mod ready;
 mod rollup;
 mod scope;
@@ -78,6 +79,8 @@ struct Inner {
     captured: Mutex<Vec<(String, Vec<Arg>)>>,
     /// Write transactions re-run after a lock conflict (see `insert_tags`).
     lock_retries: AtomicU64,
+    /// Statements that found the pool exhausted (see `pool_stats.rs`).
+    acquire_waits: AtomicU64,
     /// Our own tag writers queue here. SQLite allows one writer per file anyway; on
     /// MySQL, concurrent batches would only deadlock on the summary rows their triggers
     /// upsert (every batch touches the same hot technique rows, in different orders).

@@ -16,6 +16,7 @@ mod guards;
 mod http;
 mod http_hardening;
 mod http_layers;
+mod kit;
 mod playground;
 mod response_limits;
 mod store_contract;
