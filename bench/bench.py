@@ -57,6 +57,14 @@ def main() -> None:
     p.add_argument("--attackers", type=int, default=30_000)
     p.add_argument("--tags", type=int, default=1_000_000)
     p.add_argument("--demo-batch", type=int, default=5_000)
+    p.add_argument("--shape", default="decnet", choices=["decnet", "demo"],
+                   help="the fleet's shape (`ttpgraph demo --shape`): decnet (default; DECNET's reference "
+                        "shape: identities of hundreds of attackers, re-clustering) or demo (the original fleet)")
+    p.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"),
+                   help="benchmark this existing DECNET database instead of a generated fleet (its dialect "
+                        "follows from the URL; it is migrated, and only read unless --allow-writes)")
+    p.add_argument("--allow-writes", action="store_true",
+                   help="with --database-url: also run the insert operations (their tags are deleted at the end)")
     p.add_argument("--mysql-url", default=os.environ.get("BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/ttpbench"))
     p.add_argument("--insert-batch", type=int, default=500)
     p.add_argument("--insert-duration", type=float, default=10.0, help="seconds per store insert run (at most)")
@@ -88,6 +96,11 @@ def main() -> None:
         saved = argparse.Namespace(**(ctx.get("args") or vars(a)))
         sys.stdout.write(report(dialect, ctx, saved))
         return
+    if a.database_url:
+        dialect = "mysql" if a.database_url.lower().startswith(("mysql:", "mariadb:")) else "sqlite"
+        if a.dialect not in ("all", dialect):
+            p.error(f"--database-url is a {dialect} database, but {a.dialect} was asked for")
+        a.dialect = dialect
     dialects = ["sqlite", "mysql"] if a.dialect == "all" else [a.dialect]
     written = [bench_dialect(d, a) for d in dialects]
     log("\nreports: " + ", ".join(str(w.relative_to(ROOT)) for w in written))

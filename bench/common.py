@@ -16,8 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 DATA = BENCH / "data"
 OUT = BENCH / "out"
-TTPGRAPH = ROOT / "target" / "release" / "ttpgraph"
-HELPER = ROOT / "target" / "release" / "examples" / "bench_floor"
+# cargo's target directory: CARGO_TARGET_DIR when set (bench/run.sh builds there too).
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
+TTPGRAPH = TARGET / "release" / "ttpgraph"
+HELPER = TARGET / "release" / "examples" / "bench_floor"
 
 CHILDREN: list[subprocess.Popen] = []
 

@@ -27,6 +27,7 @@ def fleet_params(a) -> dict:
         "attackers": a.attackers,
         "tags": a.tags,
         "batch": a.demo_batch,
+        "shape": a.shape,
         "demo_source": demo_source_hash(),
     }
 
@@ -36,12 +37,28 @@ def stamp_path(dialect: str) -> Path:
 
 
 def database_url(dialect: str, a) -> str:
+    if a.database_url:
+        return a.database_url
     if dialect == "sqlite":
         return f"sqlite://{DATA / 'fleet-sqlite.db'}"
     return a.mysql_url
 
 
+def existing_fleet(dialect: str, a) -> dict:
+    """A database the user points at (--database-url): counted, never rebuilt."""
+    url = database_url(dialect, a)
+    n = helper(["count", "--database-url", url])
+    return {
+        "dialect": dialect, "database_url": url, "params": None, "external": True,
+        "built_at": f"existing database, counted {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
+        "demo_seconds": float("nan"), "demo_summary": f"existing database {url.split('@')[-1]}",
+        "demo_sessions": None, "tag_rows": n["tags"], "reused": True,
+    }
+
+
 def ensure_fleet(dialect: str, a) -> dict:
+    if a.database_url:
+        return existing_fleet(dialect, a)
     url = database_url(dialect, a)
     want = fleet_params(a)
     sp = stamp_path(dialect)
@@ -67,7 +84,7 @@ def ensure_fleet(dialect: str, a) -> dict:
         helper(["create-db", "--database-url", url, "--fresh"])
     cmd = [
         TTPGRAPH, "demo", "--database-url", url, "--seed", str(a.seed), "--attackers", str(a.attackers),
-        "--tags", str(a.tags), "--batch", str(a.demo_batch), "--quiet",
+        "--tags", str(a.tags), "--batch", str(a.demo_batch), "--shape", a.shape, "--quiet",
     ]
     env = {"TTPGRAPH_LOG": "warn,sqlx=error"}
     log(f"fleet: building the {dialect} fleet (this takes minutes; MariaDB's is the slow one)")
@@ -75,6 +92,7 @@ def ensure_fleet(dialect: str, a) -> dict:
     p = run(cmd, env_extra=env)
     seconds = time.perf_counter() - t0
     line = next((ln for ln in p.stdout.splitlines() if ln.startswith("demo fleet:")), p.stdout.strip())
+    line += "".join(f"; {ln}" for ln in p.stdout.splitlines() if ln.startswith("re-clustered:"))
     log(f"  {line}")
     log(f"  demo took {seconds:.1f} s")
     m = re.search(r"(\d+) sessions", line)
@@ -95,8 +113,8 @@ def ensure_fleet(dialect: str, a) -> dict:
 
 
 def ensure_ids(dialect: str, url: str, stamp: dict, rotate: int) -> tuple[dict, Path]:
-    path = DATA / f"ids-{dialect}.json"
-    key = {"built_at": stamp["built_at"], "rotate": rotate, "version": 2}
+    path = DATA / f"ids-{dialect}{'-external' if stamp.get('external') else ''}.json"
+    key = {"built_at": stamp["built_at"], "rotate": rotate, "version": 3}
     if path.exists():
         ids = json.loads(path.read_text())
         if ids.get("_key") == key:

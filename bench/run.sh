@@ -6,6 +6,11 @@
 # server and the benchmark helper, then runs bench/bench.py, which builds or reuses
 # the fleet under bench/data/, starts and stops the server itself, and writes
 # bench/out/<timestamp>-<dialect>.md.
+#
+# Your own DECNET database instead of the generated fleet (read-only unless --allow-writes):
+#   bench/run.sh --database-url sqlite:///var/lib/decnet/decnet.db
+#   bench/run.sh --database-url mysql://user:pass@host:3306/decnet
+# The report names its shape (attackers per identity, tags per scope).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,8 +28,10 @@ command -v python3 >/dev/null 2>&1 || { say "FAILED: python3 (3.9 or later) is n
 # MariaDB's default 128 MiB buffer pool turns a 1M-tag fleet (14 secondary indexes)
 # into a disk-bound benchmark; any real deployment sizes it. Raise it (online, until
 # the server restarts) when the MySQL side will run.
-case "${1:-all}" in
-  mysql|all)
+# (Not for --database-url: a user's server is left as it is.)
+case "$*" in *--database-url*) target=external ;; *) target="${1:-all}" ;; esac
+case "$target" in
+  mysql|all|-*)
     if command -v mysql >/dev/null 2>&1; then
       pool=$(mysql -uroot -h127.0.0.1 -N -e "SELECT @@innodb_buffer_pool_size" 2>/dev/null || echo 0)
       if [ "${pool:-0}" -lt 2147483648 ]; then

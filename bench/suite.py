@@ -23,7 +23,7 @@ def bench_dialect(dialect: str, a) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     log(f"\n=== {dialect}: output in {out_dir.relative_to(ROOT)} ===")
     url = database_url(dialect, a)
-    if dialect == "mysql":
+    if dialect == "mysql" and not a.database_url:
         helper(["create-db", "--database-url", url])
     stamp = ensure_fleet(dialect, a)
     t0 = time.perf_counter()
@@ -70,7 +70,8 @@ def bench_dialect(dialect: str, a) -> Path:
                         "--concurrency", "1", "--duration", f"{a.duration:g}", "--warmup", "0"])[0]
             log(f"  → {r['calls']} calls, p50 {r['p50_ms']:.0f} ms")
             ctx["floors"]["export"] = r
-        if not a.ops or "insert_tags" in a.ops.split(","):
+        writes = not a.database_url or a.allow_writes
+        if writes and (not a.ops or "insert_tags" in a.ops.split(",")):
             op = insert_operation(a)
             log(f"\n[{dialect}] insert_tags: {op['label']}")
             op["result"] = http_op(server, op, out_dir, db_pid, a, nonce)

@@ -418,7 +418,7 @@ async fn pick(url: &str, rotate: usize) -> Result<Value, AnyError> {
         .map(|(k, v)| (k, v == 1))
         .collect();
     let attackers: HashSet<String> = clustered.keys().cloned().collect();
-    let busy_attackers: Vec<(String, i64)> = db
+    let attacker_tags: Vec<(String, i64)> = db
         .pairs(
             "SELECT attacker_uuid, COUNT(*) AS n FROM ttp_tag WHERE attacker_uuid IS NOT NULL \
              GROUP BY attacker_uuid ORDER BY n DESC, attacker_uuid",
@@ -427,7 +427,27 @@ async fn pick(url: &str, rotate: usize) -> Result<Value, AnyError> {
         .await?
         .into_iter()
         .filter(|(k, _)| attackers.contains(k))
-        .take(rotate)
+        .collect();
+    let busy_attackers: Vec<(String, i64)> = attacker_tags.iter().take(rotate).cloned().collect();
+    // The fleet's shape: how many attackers each identity clusters, how many identities
+    // each campaign holds.
+    let per_identity: HashMap<String, i64> = db
+        .pairs(
+            "SELECT identity_id, COUNT(*) FROM attackers WHERE identity_id IS NOT NULL GROUP BY identity_id",
+            None,
+        )
+        .await?
+        .into_iter()
+        .collect();
+    let per_campaign: Vec<i64> = db
+        .pairs(
+            "SELECT campaign_id, COUNT(*) FROM attacker_identities WHERE campaign_id IS NOT NULL \
+             GROUP BY campaign_id",
+            None,
+        )
+        .await?
+        .into_iter()
+        .map(|r| r.1)
         .collect();
     let busy_sessions = db
         .pairs(
@@ -501,6 +521,19 @@ async fn pick(url: &str, rotate: usize) -> Result<Value, AnyError> {
         "campaigns": db.scalar("SELECT COUNT(*) FROM campaigns").await?,
         "sessions_with_tags": sessions,
         "identity_tag_counts": summary(&ident.iter().map(|r| r.1).collect::<Vec<_>>()),
+        "shape": {
+            "attackers_per_identity": summary(
+                &known.iter().map(|i| per_identity.get(i).copied().unwrap_or(0)).collect::<Vec<_>>(),
+            ),
+            "attackers_of_max_identity": per_identity.get(&max_id).copied().unwrap_or(0),
+            "attackers_of_median_identity": per_identity.get(&ident[mid].0).copied().unwrap_or(0),
+            "unclustered_attackers": clustered.values().filter(|c| !**c).count(),
+            "merged_identities": db
+                .scalar("SELECT COUNT(*) FROM attacker_identities WHERE merged_into_uuid IS NOT NULL")
+                .await?,
+            "tags_per_attacker": summary(&attacker_tags.iter().map(|r| r.1).collect::<Vec<_>>()),
+            "identities_per_campaign": summary(&per_campaign),
+        },
     });
     db.close().await;
 

@@ -12,7 +12,7 @@ use crate::config::{
     HttpOptions, Limits, SchemaOptions, Secret, ServeOptions, ServerConfig, database_url,
     jwt_secret, parse_duration, parse_listen, redact_url,
 };
-use crate::demo::{DemoConfig, fill};
+use crate::demo::{DemoConfig, Shape, fill_shaped};
 use crate::store::{Store, StoreOptions};
 
 #[derive(Debug, Parser)]
@@ -338,6 +338,11 @@ pub struct DemoArgs {
     /// Tags per insert call.
     #[arg(long, default_value_t = 5_000)]
     pub batch: usize,
+    /// How the fleet is distributed: `demo` (the default fleet) or `decnet` (DECNET's
+    /// reference shape: identities of hundreds of attackers, campaigns of many
+    /// identities, attackers moved and identities merged after tagging).
+    #[arg(long, value_enum, default_value_t = Shape::Demo)]
+    pub shape: Shape,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -448,7 +453,7 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
                 tags: args.tags,
                 batch: args.batch.max(1),
             };
-            run_demo(&store, &cfg, args.quiet).await?;
+            run_demo(&store, &cfg, args.shape, args.quiet).await?;
             store.close().await;
             Ok(())
         }
@@ -459,7 +464,7 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
             let deadline = args.schema_options().limits.request_timeout;
             let store = open_with(&args.db, Some(deadline + Duration::from_secs(1))).await?;
             if args.demo && store.is_empty().await? {
-                run_demo(&store, &DemoConfig::default(), false).await?;
+                run_demo(&store, &DemoConfig::default(), Shape::Demo, false).await?;
             }
             // Deletes (by DECNET's retention jobs, say) leave summary groups dirty.
             let _refresh = store.spawn_summary_refresh(Duration::from_secs(5));
@@ -515,7 +520,12 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
     }
 }
 
-async fn run_demo(store: &Store, cfg: &DemoConfig, quiet: bool) -> Result<(), AnyError> {
+async fn run_demo(
+    store: &Store,
+    cfg: &DemoConfig,
+    shape: Shape,
+    quiet: bool,
+) -> Result<(), AnyError> {
     let bar = if quiet {
         indicatif::ProgressBar::hidden()
     } else {
@@ -529,7 +539,7 @@ async fn run_demo(store: &Store, cfg: &DemoConfig, quiet: bool) -> Result<(), An
         .progress_chars("=> "),
     );
     let started = Instant::now();
-    let s = fill(store, cfg, |n| bar.set_position(n)).await?;
+    let s = fill_shaped(store, cfg, shape, |n| bar.set_position(n)).await?;
     bar.finish_and_clear();
     println!(
         "demo fleet: {} attackers, {} identities, {} campaigns, {} sessions; {} tags generated, {} inserted, {} under the confidence floor ({:.1?})",
@@ -542,5 +552,11 @@ async fn run_demo(store: &Store, cfg: &DemoConfig, quiet: bool) -> Result<(), An
         s.tags_below_floor,
         started.elapsed()
     );
+    if shape == Shape::Decnet {
+        println!(
+            "re-clustered: {} attackers moved, {} identities merged",
+            s.reclustered.attackers_moved, s.reclustered.identities_merged
+        );
+    }
     Ok(())
 }

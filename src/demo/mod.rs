@@ -6,8 +6,15 @@
 //! work), sessions of a few to a few hundred commands over six weeks, about three tags
 //! per matched command, identity-rollup and intel tags (some under the confidence floor),
 //! and a few tags on attackers and identities DECNET never wrote a row for.
+//! [`Shape::Decnet`] (`--shape decnet`) redistributes them as DECNET's reference fleet
+//! is: identities of hundreds of attackers, campaigns of many identities, re-clustering.
 
+mod recluster;
 mod rules;
+mod shape;
+
+pub use recluster::Reclustered;
+pub use shape::Shape;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::rngs::ChaCha8Rng;
@@ -51,6 +58,8 @@ pub struct DemoSummary {
     pub tags_generated: u64,
     pub tags_inserted: u64,
     pub tags_below_floor: u64,
+    /// The DECNET-style re-clustering after tagging (`Shape::Decnet` only).
+    pub reclustered: Reclustered,
 }
 
 const DECKIES: &[&str] = &[
@@ -131,6 +140,16 @@ pub async fn fill(
     cfg: &DemoConfig,
     progress: impl Fn(u64),
 ) -> crate::store::Result<DemoSummary> {
+    fill_shaped(store, cfg, Shape::Demo, progress).await
+}
+
+/// [`fill`] with the fleet distributed as `shape` says.
+pub async fn fill_shaped(
+    store: &Store,
+    cfg: &DemoConfig,
+    shape: Shape,
+    progress: impl Fn(u64),
+) -> crate::store::Result<DemoSummary> {
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let end = window_end();
     let start = end - Duration::seconds(WINDOW_SECS);
@@ -139,8 +158,8 @@ pub async fn fill(
     let n_camp = (n_id / 10).max(1);
 
     let mut campaigns = new_campaigns(&mut rng, n_camp);
-    let mut identities = new_identities(&mut rng, n_id, &campaigns);
-    let mut attackers = new_attackers(&mut rng, n_att, &identities);
+    let mut identities = new_identities(&mut rng, n_id, &campaigns, shape);
+    let mut attackers = new_attackers(&mut rng, n_att, &identities, shape);
     let ghosts = Ghosts {
         attacker: rng_uuid(&mut rng),
         identity: rng_uuid(&mut rng),
@@ -158,7 +177,7 @@ pub async fn fill(
     };
     let target = cfg.tags as u64;
     while summary.tags_generated + (out.tags.len() as u64) < target {
-        session(&mut rng, &mut attackers, &ghosts, start, &mut out);
+        session(&mut rng, &mut attackers, &ghosts, (start, shape), &mut out);
         summary.sessions += 1;
         if out.tags.len() >= cfg.batch {
             flush(store, &mut out.tags, &mut summary).await?;
@@ -181,6 +200,17 @@ pub async fn fill(
     store.insert_identities(&identities).await?;
     store.insert_campaigns(&campaigns).await?;
     store.insert_canary_triggers(&out.canaries).await?;
+    if shape == Shape::Decnet {
+        let clustered: Vec<(String, String)> = rows
+            .iter()
+            .filter_map(|a| Some((a.uuid.clone(), a.identity_id.clone()?)))
+            .collect();
+        let ids: Vec<String> = identities.iter().map(|i| i.uuid.clone()).collect();
+        summary.reclustered = recluster::recluster(store, &mut rng, &clustered, &ids, |r| {
+            shape.pick_identity(r, n_id)
+        })
+        .await?;
+    }
     Ok(summary)
 }
 
@@ -197,14 +227,21 @@ fn new_campaigns(rng: &mut ChaCha8Rng, n: usize) -> Vec<Campaign> {
         .collect()
 }
 
-fn new_identities(rng: &mut ChaCha8Rng, n: usize, campaigns: &[Campaign]) -> Vec<Identity> {
+fn new_identities(
+    rng: &mut ChaCha8Rng,
+    n: usize,
+    campaigns: &[Campaign],
+    shape: Shape,
+) -> Vec<Identity> {
     let mut identities: Vec<Identity> = (0..n)
         .map(|_| Identity {
             uuid: rng_uuid(rng),
             // One identity in five is not (yet) part of a campaign.
-            campaign_id: rng
-                .random_bool(0.8)
-                .then(|| campaigns[rng.random_range(0..campaigns.len())].uuid.clone()),
+            campaign_id: rng.random_bool(0.8).then(|| {
+                campaigns[shape.pick_campaign(rng, campaigns.len())]
+                    .uuid
+                    .clone()
+            }),
             first_seen_at: None,
             last_seen_at: None,
             confidence: Some(Confidence(rng.random_range(40..=99) as f64 / 100.0)),
@@ -213,7 +250,12 @@ fn new_identities(rng: &mut ChaCha8Rng, n: usize, campaigns: &[Campaign]) -> Vec
         })
         .collect();
     // A few identities were soft-merged into another one (their tags stay theirs).
-    for i in 0..n / 50 {
+    let merges = if shape.merges_at_creation() {
+        n / 50
+    } else {
+        0
+    };
+    for i in 0..merges {
         let target = identities[(i * 7 + 1) % n].uuid.clone();
         if identities[i * 3 % n].uuid != target {
             identities[i * 3 % n].merged_into_uuid = Some(target);
@@ -222,12 +264,17 @@ fn new_identities(rng: &mut ChaCha8Rng, n: usize, campaigns: &[Campaign]) -> Vec
     identities
 }
 
-fn new_attackers(rng: &mut ChaCha8Rng, n: usize, identities: &[Identity]) -> Vec<AttackerState> {
+fn new_attackers(
+    rng: &mut ChaCha8Rng,
+    n: usize,
+    identities: &[Identity],
+    shape: Shape,
+) -> Vec<AttackerState> {
     (0..n)
         .map(|_| {
             // About one attacker in ten is not clustered into an identity yet.
             let identity_id = rng.random_bool(0.9).then(|| {
-                identities[rng.random_range(0..identities.len())]
+                identities[shape.pick_identity(rng, identities.len())]
                     .uuid
                     .clone()
             });
@@ -258,14 +305,13 @@ fn session(
     rng: &mut ChaCha8Rng,
     attackers: &mut [AttackerState],
     ghosts: &Ghosts,
-    start: DateTime<Utc>,
+    (start, shape): (DateTime<Utc>, Shape),
     out: &mut Output,
 ) {
     let n_att = attackers.len();
-    // Heavy tail: u^2.2 puts most sessions on the first attackers. The exponent gives
-    // a 1M-tag fleet DECNET's shape: median identity ~50 tags, busiest ~9,000.
+    // Heavy tail: u^e puts most sessions on the first attackers (see `Shape`).
     let u: f64 = rng.random();
-    let ai = (u.powf(2.2) * n_att as f64) as usize % n_att;
+    let ai = (u.powf(shape.activity_exponent()) * n_att as f64) as usize % n_att;
     let ghost = rng.random_bool(0.01);
     let session_id = rng_uuid(rng);
     let st = &mut attackers[ai];

@@ -45,6 +45,16 @@ impl Dialect {
         }
     }
 
+    /// The two-argument (scalar) maximum and minimum: SQLite's `MAX(a, b)`/`MIN(a, b)`,
+    /// MySQL's `GREATEST`/`LEAST` (its `MAX`/`MIN` are aggregates only). Both are NULL
+    /// when an argument is.
+    pub fn greatest_least(self) -> (&'static str, &'static str) {
+        match self {
+            Dialect::Sqlite => ("MAX", "MIN"),
+            Dialect::MySql => ("GREATEST", "LEAST"),
+        }
+    }
+
     /// Is this database error a lock conflict worth retrying the whole write
     /// transaction for (SQLite busy/locked, InnoDB deadlock or lock-wait timeout)?
     pub fn is_lock_conflict(self, e: &sqlx::Error) -> bool {

@@ -20,7 +20,7 @@ use super::codec::Confidence;
 use super::columns::{ALL_EXTREMES, Extreme, Source, rollup_columns, rollup_group};
 use super::error::Result;
 use super::models::{CampaignTechniqueRollup, FleetTechniqueRollup, TechniqueRollup};
-use super::scope::{Ids, column_tags, identity_summaries, identity_tags};
+use super::scope::{Ids, column_tags, identity_tags};
 use super::{AnyRow, Store};
 
 /// Statement size cap for `IN (...)` lists; bigger batches are split.
@@ -63,10 +63,6 @@ impl TechniqueFilter {
 
 /// A tag's fields, as the identity union reads them for a rollup.
 const TAG_FIELDS: &str = "t.technique_id, t.sub_technique_id, t.tactic, t.created_at, t.confidence";
-/// A summary row's fields, as the identity union reads them.
-const SUMMARY_FIELDS: &str =
-    "r.technique_id, r.sub_key, r.tactic, r.tag_count, r.first_seen, r.last_seen, r.confidence_max";
-
 #[derive(FromRow)]
 pub(super) struct Keyed<T> {
     pub(super) k: String,
@@ -166,9 +162,10 @@ impl Store {
     }
 
     /// Identity rollups for many identities in one statement. Unfiltered, they come
-    /// from the trigger-kept summaries (cost: the identity's technique groups, not its
-    /// tags); with a filter, from the tags ([`Store::techniques_by_identities_scan`]).
-    /// Both read the identity scope of `scope.rs`.
+    /// from `ttp_identity_scope_rollup` (migration 0007), which triggers on `ttp_tag` and
+    /// `attackers` keep equal to the identity scope of `scope.rs`: one row per identity
+    /// and technique group, however many attackers the identity holds. With a filter,
+    /// from the tags ([`Store::techniques_by_identities_scan`]).
     pub async fn techniques_by_identities(
         &self,
         ids: &[String],
@@ -177,11 +174,16 @@ impl Store {
         if !filter.is_empty() {
             return self.techniques_by_identities_scan(ids, filter).await;
         }
-        let columns = rollup_columns(Source::Summary, "", ALL_EXTREMES);
-        let group = rollup_group(Source::Summary, "");
+        let columns = rollup_columns(Source::Summary, "r", ALL_EXTREMES);
+        let group = rollup_group(Source::Summary, "r");
         self.rollup_batch(ids, |chunk, args| {
-            let scope = identity_summaries(SUMMARY_FIELDS, chunk, args);
-            format!("SELECT k, {columns} FROM ({scope}) s WHERE tag_count > 0 GROUP BY k, {group}")
+            args.extend(chunk.iter().cloned().map(Arg::Str));
+            format!(
+                r"SELECT r.identity_uuid AS k, {columns} FROM ttp_identity_scope_rollup r
+                  WHERE r.identity_uuid IN ({}) AND r.tag_count > 0
+                  GROUP BY r.identity_uuid, {group}",
+                placeholders(chunk.len())
+            )
         })
         .await
     }

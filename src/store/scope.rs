@@ -3,8 +3,8 @@
 //! attackers that the first set does not already hold, each tag counted once. The seed's
 //! `OR attacker_uuid IN (subquery)` defeats indexes on MySQL; here it is a `UNION ALL` of
 //! two indexed branches, the second skipping what the first has. Every query over the
-//! identity scope (rollups, their summary form, the inspector, the kill-chain phases)
-//! builds it here.
+//! identity scope (filtered rollups, the inspector, the kill-chain phases) builds it here;
+//! unfiltered rollups read its trigger-kept summary (migration 0007).
 //!
 //! The second branch joins `attackers a CROSS JOIN ttp_tag t ON …`: an inner join on both
 //! dialects that on SQLite also fixes the attackers as the outer loop (see `rollup.rs`).
@@ -75,21 +75,5 @@ pub(super) fn identity_tags(
           UNION ALL
           SELECT {k}{select} FROM attackers a CROSS JOIN ttp_tag t ON t.attacker_uuid = a.uuid
           WHERE {via} AND (t.identity_uuid IS NULL OR t.identity_uuid <> a.identity_id){c}"
-    )
-}
-
-/// The identity scope over the summaries (alias `r`), for a batch: the identity's own
-/// groups in `ttp_identity_rollup`, plus its attackers' groups in `ttp_attacker_rollup`
-/// whose tag identity (`identity_key`, `''` for none) is not this identity. Each branch
-/// selects the identity as `k`, then `select`.
-pub(super) fn identity_summaries(select: &str, ids: &[String], args: &mut Vec<Arg>) -> String {
-    let (own, k1) = Ids::Many(ids).bind("r.identity_uuid", args);
-    let (via, k2) = Ids::Many(ids).bind("a.identity_id", args);
-    format!(
-        r"SELECT {k1}{select} FROM ttp_identity_rollup r WHERE {own}
-          UNION ALL
-          SELECT {k2}{select} FROM attackers a
-          CROSS JOIN ttp_attacker_rollup r ON r.attacker_uuid = a.uuid
-          WHERE {via} AND r.identity_key <> a.identity_id"
     )
 }

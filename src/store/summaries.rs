@@ -1,12 +1,14 @@
-//! Upkeep of the rollup summaries (migration 0003). Inserts keep them exact through
-//! triggers; a delete counts its group down at once and marks it dirty, because a
-//! minimum or maximum may have left with the row. [`Store::refresh_summaries`]
+//! Upkeep of the rollup summaries (migrations 0003 and 0007). Inserts keep them exact
+//! through triggers; a delete (or, for the identity-scope summary, an attacker leaving
+//! its identity when DECNET re-clusters) counts its group down at once and marks it
+//! dirty, because a minimum or maximum may have left with the rows. [`Store::refresh_summaries`]
 //! recomputes the extremes of dirty groups from their tags; the server runs it every few
 //! seconds, so after a delete only `first_seen`/`last_seen`/`confidence_max`/`tactic` can
 //! lag (never counts), and only until the next refresh.
 
 use super::Store;
-use super::columns::Extreme;
+use super::columns::{ALL_EXTREMES, Extreme};
+use super::dialect::Dialect;
 use super::error::Result;
 
 /// A summary row's own tags, for correlated subqueries in the refresh `UPDATE`s.
@@ -19,6 +21,17 @@ const ATTACKER_GROUP: &str = r"FROM ttp_tag t
     AND t.technique_id = ttp_attacker_rollup.technique_id
     AND COALESCE(t.sub_technique_id, '') = ttp_attacker_rollup.sub_key
     AND COALESCE(t.identity_uuid, '') = ttp_attacker_rollup.identity_key";
+/// The two halves of an identity-scope summary row's tags (`scope.rs`): those naming the
+/// identity, and those of its attackers naming another identity or none.
+const SCOPE_OWN_GROUP: &str = r"FROM ttp_tag t
+    WHERE t.identity_uuid = ttp_identity_scope_rollup.identity_uuid
+    AND t.technique_id = ttp_identity_scope_rollup.technique_id
+    AND COALESCE(t.sub_technique_id, '') = ttp_identity_scope_rollup.sub_key";
+const SCOPE_VIA_GROUP: &str = r"FROM attackers a CROSS JOIN ttp_tag t ON t.attacker_uuid = a.uuid
+    WHERE a.identity_id = ttp_identity_scope_rollup.identity_uuid
+    AND (t.identity_uuid IS NULL OR t.identity_uuid <> a.identity_id)
+    AND t.technique_id = ttp_identity_scope_rollup.technique_id
+    AND COALESCE(t.sub_technique_id, '') = ttp_identity_scope_rollup.sub_key";
 const FLEET_GROUP: &str = r"FROM ttp_tag t
     WHERE t.technique_id = ttp_fleet_rollup.technique_id
     AND COALESCE(t.sub_technique_id, '') = ttp_fleet_rollup.sub_key
@@ -44,6 +57,30 @@ fn refresh_sql(table: &str, group: &str, tactic: bool, extremes: &[Extreme]) -> 
     )
 }
 
+/// [`refresh_sql`] for `ttp_identity_scope_rollup`, whose groups are the union of two
+/// indexed halves: each extreme is the extreme of the halves' (scalar `greatest`/`least`
+/// of the dialect, which are NULL when a half is empty, hence the COALESCE chain).
+fn refresh_scope_sql(dialect: Dialect) -> String {
+    let (greatest, least) = dialect.greatest_least();
+    let both = |agg: &str, value: &str, col: &str| {
+        let own = format!("(SELECT {value} {SCOPE_OWN_GROUP})");
+        let via = format!("(SELECT {value} {SCOPE_VIA_GROUP})");
+        format!("{col} = COALESCE({agg}({own}, {via}), {own}, {via}, {col})")
+    };
+    let mut set = vec![both(greatest, "MAX(t.tactic)", "tactic")];
+    for e in ALL_EXTREMES {
+        let agg = match e {
+            Extreme::FirstSeen => least,
+            Extreme::LastSeen | Extreme::ConfidenceMax => greatest,
+        };
+        set.push(both(agg, &e.over_tags("t."), e.column()));
+    }
+    format!(
+        "UPDATE ttp_identity_scope_rollup SET {}, dirty = 0 WHERE dirty = 1",
+        set.join(", ")
+    )
+}
+
 impl Store {
     /// Recomputes the extremes of every dirty summary group; returns how many groups it
     /// refreshed. Cheap when nothing is dirty (an index lookup per table).
@@ -56,6 +93,7 @@ impl Store {
             refresh_sql("ttp_attacker_rollup", ATTACKER_GROUP, true, &all),
             // Tactic and confidence are the fleet summary's dimensions, not extremes.
             refresh_sql("ttp_fleet_rollup", FLEET_GROUP, false, &[LastSeen]),
+            refresh_scope_sql(self.dialect()),
         ] {
             n += self.execute(sql, vec![]).await?;
         }

@@ -174,6 +174,63 @@ async fn answers(s: &Store) -> BTreeMap<String, String> {
     out
 }
 
+/// DECNET's clusterer after tagging, the same on both databases: every fifth attacker
+/// moves to the next identity, the first identity of every ten is merged into the
+/// second (its attackers re-pointed), then the summaries' dirty groups are refreshed.
+async fn recluster(db: &TestDb) {
+    let attackers: Vec<String> = db
+        .raw_column("SELECT uuid FROM attackers WHERE identity_id IS NOT NULL ORDER BY uuid")
+        .await;
+    let identities: Vec<String> = db
+        .raw_column("SELECT uuid FROM attacker_identities ORDER BY uuid")
+        .await;
+    for (n, a) in attackers.iter().enumerate().step_by(5) {
+        let to = &identities[(n / 5 + 1) % identities.len()];
+        db.raw(&format!(
+            "UPDATE attackers SET identity_id = '{to}' WHERE uuid = '{a}'"
+        ))
+        .await;
+    }
+    for pair in identities.chunks(10) {
+        if let [loser, winner, ..] = pair {
+            db.raw(&format!(
+                "UPDATE attacker_identities SET merged_into_uuid = '{winner}' WHERE uuid = '{loser}'; \
+                 UPDATE attackers SET identity_id = '{winner}' WHERE identity_id = '{loser}'"
+            ))
+            .await;
+        }
+    }
+    db.store.refresh_summaries().await.expect("refresh");
+}
+
+/// The identity rollups of every identity row (merged ones too), from the summary and
+/// from the tags, must be equal.
+async fn assert_identity_summary_is_the_scan(db: &TestDb) {
+    let ids: Vec<String> = db
+        .raw_column("SELECT uuid FROM attacker_identities ORDER BY uuid")
+        .await;
+    let f = TechniqueFilter::default();
+    let fast = db
+        .store
+        .techniques_by_identities(&ids, &f)
+        .await
+        .expect("summary");
+    let scan = db
+        .store
+        .techniques_by_identities_scan(&ids, &f)
+        .await
+        .expect("scan");
+    assert!(scan.values().filter(|v| !v.is_empty()).count() > 10);
+    for (id, rows) in &scan {
+        assert_eq!(
+            format!("{:?}", fast.get(id)),
+            format!("{:?}", Some(rows)),
+            "{:?}: identity {id}",
+            db.dialect
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_and_mariadb_answer_the_same() {
     let Some(my) = TestDb::new(Backend::MySql).await else {
@@ -189,6 +246,10 @@ async fn sqlite_and_mariadb_answer_the_same() {
     let a = fill(&lite.store, &cfg, |_| {}).await.expect("sqlite demo");
     let b = fill(&my.store, &cfg, |_| {}).await.expect("mysql demo");
     assert_eq!(a, b, "the demo writes the same fleet");
+    for db in [&lite, &my] {
+        recluster(db).await;
+        assert_identity_summary_is_the_scan(db).await;
+    }
     let (x, y) = (answers(&lite.store).await, answers(&my.store).await);
     assert!(
         x.len() > 200,

@@ -179,3 +179,189 @@ async fn the_refresh_task_stops_when_the_store_closes() {
         .expect("the task ends after close")
         .expect("no panic");
 }
+
+/// Identity rollups from `ttp_identity_scope_rollup` beside the scan of the identity
+/// scope, for every identity row (merged ones too: rollups never follow merges). Before
+/// a refresh only counts are compared (a decrement may leave an extreme behind until
+/// then); after it, every field.
+async fn assert_identity_scope_matches(db: &crate::support::TestDb, when: &str) {
+    let s = &db.store;
+    let identities: Vec<String> = db
+        .raw_column("SELECT uuid FROM attacker_identities ORDER BY uuid")
+        .await;
+    let none = TechniqueFilter::default();
+    let counts = |m: std::collections::HashMap<String, Vec<ttpgraph::store::TechniqueRollup>>| {
+        let mut v: Vec<_> = m
+            .into_iter()
+            .map(|(k, r)| {
+                let rows: Vec<_> = r
+                    .into_iter()
+                    .map(|x| (x.technique_id, x.sub_technique_id, x.count))
+                    .collect();
+                (k, rows)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let fast = s.techniques_by_identities(&identities, &none).await;
+    let scan = s.techniques_by_identities_scan(&identities, &none).await;
+    let (fast, scan) = (counts(fast.expect("summary")), counts(scan.expect("scan")));
+    assert!(
+        scan.iter().filter(|(_, r)| !r.is_empty()).count() >= 5,
+        "{when}: the comparison covers tagged identities"
+    );
+    assert_eq!(fast, scan, "{when}: counts are exact before any refresh");
+    s.refresh_summaries().await.expect("refresh");
+    let r = summaries_beside_scans(s, &identities, &[], &[], &[]).await;
+    assert_eq!(r[0].what, "identity rollups");
+    assert_eq!(
+        r[0].fast, r[0].scan,
+        "{when}: every field after the refresh"
+    );
+    assert_eq!(
+        db.raw_i64(
+            "SELECT COUNT(*) FROM ttp_identity_scope_rollup WHERE tag_count <= 0 OR dirty <> 0"
+        )
+        .await,
+        0,
+        "{when}: no empty or dirty group is left"
+    );
+}
+
+// DECNET's clusterer after tagging: attackers move between identities, identities are
+// merged (the loser's attackers re-pointed, the loser soft-merged), attacker rows come
+// after their tags or go away, and tags keep arriving before and after. The summary
+// behind identity rollups follows each write, made with raw SQL as DECNET makes it.
+contract!(
+    identity_scope_summary_follows_reclustering,
+    |db| async move {
+        let s = &db.store;
+        demo(s, 21, 60, 4_000, 1_000).await;
+        assert_identity_scope_matches(&db, "after the demo").await;
+        let ts = if db.dialect == Dialect::Sqlite {
+            "2026-11-30 09:00:00.123456"
+        } else {
+            "2026-11-30 09:00:00"
+        };
+        let insert_tag = |uuid: &str, attacker: &str, identity: &str, tech: &str, conf: f64| {
+            let a = if attacker.is_empty() {
+                "NULL".to_owned()
+            } else {
+                format!("'{attacker}'")
+            };
+            let i = if identity.is_empty() {
+                "NULL".to_owned()
+            } else {
+                format!("'{identity}'")
+            };
+            format!(
+                r"INSERT INTO ttp_tag ({DECNET_TAG_COLUMNS}) VALUES
+              ('{uuid}', 'command', '{uuid}#src', {a}, {i}, NULL, 'omega-decky', 'TA0011', '{tech}', NULL,
+               {conf}, 'R0012', 2, '{{}}', 'v15.1', NULL, '{ts}')"
+            )
+        };
+        // Busiest attackers with an identity, and the identities by size.
+        let tagged: Vec<String> = db
+        .raw_column(
+            r"SELECT a.uuid FROM attackers a JOIN ttp_tag t ON t.attacker_uuid = a.uuid
+              WHERE a.identity_id IS NOT NULL GROUP BY a.uuid ORDER BY COUNT(*) DESC, a.uuid LIMIT 4",
+        )
+        .await;
+        let idents: Vec<String> = db
+            .raw_column(
+                r"SELECT a.identity_id FROM attackers a WHERE a.identity_id IS NOT NULL
+              GROUP BY a.identity_id ORDER BY COUNT(*) DESC, a.identity_id LIMIT 3",
+            )
+            .await;
+        assert!(
+            tagged.len() == 4 && idents.len() == 3,
+            "the demo clusters attackers"
+        );
+
+        // An attacker moves to another identity; a tag naming its old identity arrives after.
+        let from: Vec<String> = db
+            .raw_column(&format!(
+                "SELECT identity_id FROM attackers WHERE uuid = '{}'",
+                tagged[0]
+            ))
+            .await;
+        let to = idents
+            .iter()
+            .find(|i| **i != from[0])
+            .expect("another identity");
+        db.raw(&format!(
+            "UPDATE attackers SET identity_id = '{to}' WHERE uuid = '{}'",
+            tagged[0]
+        ))
+        .await;
+        db.raw(&insert_tag("rc-1", &tagged[0], &from[0], "T1105", 0.99))
+            .await;
+        // …and one naming the new identity (counted once, though reached both ways).
+        db.raw(&insert_tag("rc-2", &tagged[0], to, "T1105", 0.98))
+            .await;
+        assert_identity_scope_matches(&db, "after an attacker moved").await;
+
+        // A merge: every attacker of the loser re-pointed in one statement, the loser
+        // soft-merged. Its own tags stay on it (rollups do not follow merges).
+        db.raw(&format!(
+            "UPDATE attacker_identities SET merged_into_uuid = '{0}' WHERE uuid = '{1}'; \
+         UPDATE attackers SET identity_id = '{0}' WHERE identity_id = '{1}'",
+            idents[0], idents[1]
+        ))
+        .await;
+        db.raw(&insert_tag("rc-3", &tagged[1], &idents[1], "T1046", 0.97))
+            .await;
+        assert_identity_scope_matches(&db, "after a merge").await;
+
+        // Tags before the attacker row (DECNET's tagger can run first), then the row.
+        db.raw(&insert_tag("rc-4", A3, "", "T1110", 0.95)).await;
+        db.raw(&insert_tag("rc-5", A3, &idents[0], "T1110", 0.9))
+            .await;
+        db.raw(&format!(
+            "INSERT INTO attackers (uuid, ip, identity_id, event_count, commands) \
+         VALUES ('{A3}', '198.51.100.7', '{}', 1, '[]')",
+            idents[2]
+        ))
+        .await;
+        assert_identity_scope_matches(&db, "after an attacker row arrived after its tags").await;
+
+        // Un-clustered, re-keyed, deleted.
+        db.raw(&format!(
+            "UPDATE attackers SET identity_id = NULL WHERE uuid = '{}'",
+            tagged[2]
+        ))
+        .await;
+        db.raw(&format!(
+            "UPDATE attackers SET uuid = 'rekeyed-{0}' WHERE uuid = '{0}'",
+            &tagged[3][..20]
+        ))
+        .await;
+        db.raw(&format!("DELETE FROM attackers WHERE uuid = '{A3}'"))
+            .await;
+        assert_identity_scope_matches(&db, "after un-clustering and deleting attackers").await;
+
+        // Back again, then retention deletes (the most confident tags, and one attacker's).
+        db.raw(&format!(
+            "UPDATE attackers SET identity_id = '{}' WHERE uuid = '{}'",
+            idents[0], tagged[2]
+        ))
+        .await;
+        db.raw("DELETE FROM ttp_tag WHERE uuid IN ('rc-1', 'rc-2', 'rc-3')")
+            .await;
+        db.raw(&format!(
+            "DELETE FROM ttp_tag WHERE attacker_uuid = '{}'",
+            tagged[1]
+        ))
+        .await;
+        assert_identity_scope_matches(&db, "after deletes").await;
+
+        // The migration rebuilds the summary when run again (sqlx re-runs a version whose
+        // row is gone, as after a failed run).
+        db.raw("DELETE FROM ttp_identity_scope_rollup").await;
+        db.raw("DELETE FROM _sqlx_migrations WHERE version = 20261128000007")
+            .await;
+        s.migrate().await.expect("the migration runs again");
+        assert_identity_scope_matches(&db, "after the migration ran again").await;
+    }
+);
