@@ -3,9 +3,11 @@
 //! in [`crate::auth`].
 
 mod auth;
+mod graphiql;
 mod graphql;
 mod health;
 pub mod layers;
+mod request;
 mod response;
 mod server;
 
@@ -13,7 +15,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
-use axum::response::Html;
 use axum::routing::get;
 
 use crate::auth::Authenticator;
@@ -75,7 +76,9 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics));
     if state.opts.graphiql {
-        r = r.route("/", get(graphiql));
+        r = r
+            .route("/", get(graphiql::page))
+            .route("/graphiql/{hash}/{name}", get(graphiql::asset));
     }
     let opts = state.opts.clone();
     let open = state.auth.is_open();
@@ -85,15 +88,6 @@ pub fn router(state: AppState) -> Router {
         r = r.layer(from_fn_with_state(allowed, layers::loopback_only));
     }
     layers::apply(r, &opts)
-}
-
-async fn graphiql() -> Html<String> {
-    Html(
-        async_graphql::http::GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("ttpgraph")
-            .finish(),
-    )
 }
 
 /// Serves `config` until Ctrl-C or SIGTERM, then drains in-flight requests for at most
