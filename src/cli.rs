@@ -184,7 +184,8 @@ pub struct ServeArgs {
     #[arg(
         long = "cors-origin",
         env = "TTPGRAPH_CORS_ORIGINS",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = crate::http::layers::normalise_origin
     )]
     pub cors_origins: Vec<String>,
     #[command(flatten)]

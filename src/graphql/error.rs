@@ -31,10 +31,15 @@ pub enum Code {
     RequestTimeout,
     /// Transport: the server is at a concurrency limit (503, `Retry-After`).
     Overloaded,
+    /// `__schema`/`__type` on a server started with `--no-introspection`.
+    IntrospectionDisabled,
+    /// Transport: a request carrying only `extensions.persistedQuery` (no `query`):
+    /// ttpgraph keeps no persisted-query cache.
+    PersistedQueryNotSupported,
 }
 
 impl Code {
-    const ALL: [Code; 13] = [
+    const ALL: [Code; 15] = [
         Code::ParseFailed,
         Code::ValidationFailed,
         Code::BadUserInput,
@@ -48,6 +53,8 @@ impl Code {
         Code::PayloadTooLarge,
         Code::RequestTimeout,
         Code::Overloaded,
+        Code::IntrospectionDisabled,
+        Code::PersistedQueryNotSupported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +72,8 @@ impl Code {
             Code::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Code::RequestTimeout => "REQUEST_TIMEOUT",
             Code::Overloaded => "OVERLOADED",
+            Code::IntrospectionDisabled => "INTROSPECTION_DISABLED",
+            Code::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
         }
     }
 

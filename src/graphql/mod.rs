@@ -36,11 +36,15 @@ pub fn build_schema(opts: &SchemaOptions) -> AppSchema {
     let l = &opts.limits;
     let mut b = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .data(Arc::new(l.clone()))
-        .limit_depth(l.max_depth)
+        // Introspection may nest deeper than other queries: guards::depth splits the two.
+        .limit_depth(l.max_depth.max(guards::depth::INTROSPECTION_MAX_DEPTH))
         .limit_complexity(l.max_complexity)
         .limit_recursive_depth(l.max_recursive_depth)
         .limit_directives(l.max_directives_per_field)
-        .extension(guards::DocumentGuard(Arc::new(l.clone())))
+        .extension(guards::DocumentGuard {
+            limits: Arc::new(l.clone()),
+            introspection: !opts.disable_introspection,
+        })
         .disable_suggestions();
     if opts.disable_introspection {
         b = b.disable_introspection();

@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use axum::Extension;
 use axum::body::Body;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 
 use async_graphql::parser::types::{DocumentOperations, OperationType};
@@ -20,6 +20,7 @@ use async_graphql::{BatchRequest, Request, Value};
 
 use super::AppState;
 use super::layers::REQUEST_ID;
+use super::request;
 use super::response::{Code, GRAPHQL_RESPONSE, error_body, error_response, json_response_capped};
 use crate::auth::{Principal, Role};
 use crate::graphql::execute;
@@ -86,9 +87,10 @@ pub async fn post(
     };
     let request_id = request_id(&headers);
     match serde_json::from_slice::<BatchRequest>(&body) {
-        Ok(BatchRequest::Single(r)) => {
-            run(&s, with_principal(r, principal), modern, &request_id).await
-        }
+        Ok(BatchRequest::Single(r)) => match request::check(&r) {
+            Ok(()) => run(&s, with_principal(r, principal), modern, &request_id).await,
+            Err((status, code, msg)) => error_response(status, code, msg, modern),
+        },
         Ok(BatchRequest::Batch(_)) if s.opts.max_batch == 0 => batching_disabled(modern),
         Ok(BatchRequest::Batch(rs)) if rs.len() > s.opts.max_batch || rs.is_empty() => {
             let msg = format!(
@@ -101,6 +103,10 @@ pub async fn post(
         Ok(BatchRequest::Batch(rs)) => {
             let mut out = Vec::with_capacity(rs.len());
             for r in rs {
+                if let Err((_, code, msg)) = request::check(&r) {
+                    out.push(error_body(code, msg));
+                    continue;
+                }
                 // Batches are for reads: a mutation inside one gets no all-or-nothing guarantee.
                 if is_mutation(&s, &r) {
                     out.push(error_body(Code::BadRequest, "mutations cannot be batched"));
@@ -207,20 +213,17 @@ fn is_length_limit(e: &axum::Error) -> bool {
     std::error::Error::source(e).is_some_and(|inner| inner.is::<http_body_util::LengthLimitError>())
 }
 
-/// `GET /graphql?query=…`: queries only.
+/// `GET /graphql?query=…&operationName=…&variables=…`: queries only.
 pub async fn get(
     State(s): State<AppState>,
     principal: Option<Extension<Principal>>,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    uri: Uri,
 ) -> Response {
     let modern = wants_graphql_response(&headers);
-    let request = match async_graphql::http::parse_query_string(q.as_deref().unwrap_or("")) {
+    let request = match request::from_uri(&uri) {
         Ok(r) => r,
-        Err(_) => {
-            let msg = "missing or malformed query parameters";
-            return error_response(StatusCode::BAD_REQUEST, Code::BadRequest, msg, modern);
-        }
+        Err((status, code, msg)) => return error_response(status, code, msg, modern),
     };
     let Ok(_permit) = s.executions.clone().try_acquire_owned() else {
         return shed(&s, modern);
@@ -257,14 +260,24 @@ fn with_principal(request: Request, principal: Option<Extension<Principal>>) -> 
 async fn run(s: &AppState, request: Request, modern: bool, request_id: &str) -> Response {
     let operation = super::access_log::operation(request.operation_name.as_deref());
     let resp = execute_measured(s, request, request_id).await;
+    let cap = crate::graphql::schema_limits(&s.schema).max_response_bytes;
     // With the modern media type, a request that never executed (syntax, validation,
-    // limits) is a 400; legacy `application/json` clients always get 200.
+    // limits: errors without a path) is a 400 and, as GraphQL-over-HTTP says, its body
+    // has no `data` entry; legacy `application/json` clients always get 200.
+    let never_ran = resp.data == Value::Null
+        && !resp.errors.is_empty()
+        && resp.errors.iter().all(|e| e.path.is_empty());
+    if modern && never_ran {
+        let body = serde_json::json!({ "errors": resp.errors });
+        let mut resp = json_response_capped(StatusCode::BAD_REQUEST, &body, modern, cap);
+        resp.extensions_mut().insert(operation);
+        return resp;
+    }
     let status = if modern && resp.is_err() && resp.data == Value::Null {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    let cap = crate::graphql::schema_limits(&s.schema).max_response_bytes;
     let mut resp = json_response_capped(status, &resp, modern, cap);
     resp.extensions_mut().insert(operation);
     resp

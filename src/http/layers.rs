@@ -33,10 +33,12 @@ pub fn apply(router: Router, opts: &HttpOptions) -> Router {
 }
 
 /// Cross-origin access only for the configured origins; none by default (same-origin).
+/// Clients may read `x-request-id`, the id to quote when reporting an `INTERNAL` error.
 fn cors(origins: &[String]) -> Option<CorsLayer> {
     let list: Vec<HeaderValue> = origins
         .iter()
-        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+        .filter_map(|o| normalise_origin(o).ok())
+        .filter_map(|o| HeaderValue::from_str(&o).ok())
         .collect();
     if list.is_empty() {
         return None;
@@ -45,8 +47,37 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(list))
             .allow_methods([Method::GET, Method::POST])
-            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT]),
+            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT])
+            .expose_headers([REQUEST_ID]),
     )
+}
+
+/// An origin as browsers send it: `scheme://host[:port]`, lower case, no path. A trailing
+/// `/` (as copied from an address bar) is stripped, since no browser would ever send it
+/// and the origin would silently never match; anything with a path, query, user or
+/// another scheme is refused (`--cors-origin` fails at start-up with this message).
+pub fn normalise_origin(raw: &str) -> Result<String, String> {
+    let o = raw.trim();
+    let o = o.strip_suffix('/').unwrap_or(o);
+    let bad = |why: &str| {
+        Err(format!(
+            "{raw:?} is not an origin ({why}); write scheme://host[:port], e.g. https://decnet.example:8443"
+        ))
+    };
+    let Some((scheme, authority)) = o.split_once("://") else {
+        return bad("no scheme");
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return bad("only http and https");
+    }
+    if authority.is_empty() {
+        return bad("no host");
+    }
+    if authority.contains(['/', '?', '#', '@', ' ', '*']) {
+        return bad("it has a path, query, user or wildcard");
+    }
+    Ok(format!("{scheme}://{}", authority.to_ascii_lowercase()))
 }
 
 /// A panic is answered with a 500 for that request only; the server keeps serving.
@@ -87,8 +118,12 @@ pub async fn loopback_only(
         return forbidden("without authentication, this server answers loopback Host names only");
     }
     let origin_ok = req.headers().get(header::ORIGIN).is_none_or(|o| {
-        o.to_str()
-            .is_ok_and(|o| is_loopback_origin(o) || allowed.iter().any(|a| a.trim() == o))
+        o.to_str().is_ok_and(|o| {
+            is_loopback_origin(o)
+                || allowed
+                    .iter()
+                    .any(|a| normalise_origin(a).is_ok_and(|a| a == o))
+        })
     });
     if !origin_ok {
         return forbidden(
@@ -179,6 +214,20 @@ mod tests {
         }
         assert!(is_loopback_origin("http://localhost:8080"));
         assert!(is_loopback_origin("https://127.0.0.1"));
+        assert_eq!(
+            normalise_origin(" HTTPS://Decnet.Example:8443/ ").as_deref(),
+            Ok("https://decnet.example:8443")
+        );
+        for bad in [
+            "decnet.example",
+            "ftp://x",
+            "https://x/app",
+            "https://",
+            "https://u@x",
+            "*",
+        ] {
+            assert!(normalise_origin(bad).is_err(), "{bad}");
+        }
         for bad in [
             "null",
             "http://evil.example",

@@ -5,9 +5,11 @@
 pub mod access_log;
 mod auth;
 mod bind;
+mod graphiql;
 mod graphql;
 mod health;
 pub mod layers;
+mod request;
 mod response;
 mod server;
 pub mod shed;
@@ -16,7 +18,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
-use axum::response::Html;
 use axum::routing::get;
 
 use crate::auth::Authenticator;
@@ -89,7 +90,9 @@ fn router_with(state: AppState, metrics: bool) -> Router {
         r = r.route("/metrics", get(health::metrics));
     }
     if state.opts.graphiql {
-        r = r.route("/", get(graphiql));
+        r = r
+            .route("/", get(graphiql::page))
+            .route("/graphiql/{hash}/{name}", get(graphiql::asset));
     }
     let opts = state.opts.clone();
     let open = state.auth.is_open();
@@ -110,15 +113,6 @@ pub fn metrics_router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .with_state(state);
     layers::apply(r, &opts)
-}
-
-async fn graphiql() -> Html<String> {
-    Html(
-        async_graphql::http::GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("ttpgraph")
-            .finish(),
-    )
 }
 
 /// Serves `config` until Ctrl-C or SIGTERM, then drains in-flight requests for at most

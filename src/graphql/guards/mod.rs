@@ -5,8 +5,11 @@
 //! - [`fanout`]: the size of the document with fragments expanded (memoised), plus
 //!   aliases and root fields — async-graphql expands fragments without memoisation in its
 //!   own checks, so a 1 KB document of doubling fragments costs exponential CPU there;
+//! - [`depth`]: selection depth, with introspection (`__schema`/`__type`) measured by its
+//!   own rule, and refused with `INTROSPECTION_DISABLED` when switched off;
 //! - [`timeout`]: the execution deadline.
 
+pub mod depth;
 pub mod fanout;
 pub mod nesting;
 pub mod timeout;
@@ -23,15 +26,25 @@ use crate::graphql::error::{Code, request_error};
 
 /// Installs the document checks as an async-graphql extension (at `prepare_request`,
 /// i.e. before async-graphql parses, checks or validates anything itself).
-pub struct DocumentGuard(pub Arc<Limits>);
+pub struct DocumentGuard {
+    pub limits: Arc<Limits>,
+    /// `false` with `--no-introspection`.
+    pub introspection: bool,
+}
 
 impl ExtensionFactory for DocumentGuard {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentGuardExt(self.0.clone()))
+        Arc::new(DocumentGuardExt {
+            limits: self.limits.clone(),
+            introspection: self.introspection,
+        })
     }
 }
 
-struct DocumentGuardExt(Arc<Limits>);
+struct DocumentGuardExt {
+    limits: Arc<Limits>,
+    introspection: bool,
+}
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for DocumentGuardExt {
@@ -41,7 +54,7 @@ impl Extension for DocumentGuardExt {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        let l = &self.0;
+        let l = &self.limits;
         nesting::check(&request.query, l.max_text_nesting).map_err(too_complex)?;
         // Parse once here (the parsed document is kept for async-graphql), then measure.
         let doc = request.parsed_query()?;
@@ -64,6 +77,14 @@ impl Extension for DocumentGuardExt {
                 shape.root_fields, l.max_root_fields
             )));
         }
+        let depth = depth::measure(doc);
+        if depth.introspects() && !self.introspection {
+            return Err(request_error(
+                Code::IntrospectionDisabled,
+                "introspection (__schema, __type) is disabled on this server; the schema is published as schema.graphql",
+            ));
+        }
+        depth.check(l.max_depth).map_err(too_complex)?;
         next.run(ctx, request).await
     }
 }
