@@ -31,10 +31,12 @@ pub enum Code {
     RequestTimeout,
     /// Transport: the server is at a concurrency limit (503, `Retry-After`).
     Overloaded,
+    /// Transport: a download route's id is unknown (404).
+    NotFound,
 }
 
 impl Code {
-    const ALL: [Code; 13] = [
+    const ALL: [Code; 14] = [
         Code::ParseFailed,
         Code::ValidationFailed,
         Code::BadUserInput,
@@ -48,6 +50,7 @@ impl Code {
         Code::PayloadTooLarge,
         Code::RequestTimeout,
         Code::Overloaded,
+        Code::NotFound,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +68,7 @@ impl Code {
             Code::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Code::RequestTimeout => "REQUEST_TIMEOUT",
             Code::Overloaded => "OVERLOADED",
+            Code::NotFound => "NOT_FOUND",
         }
     }
 

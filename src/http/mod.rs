@@ -3,6 +3,7 @@
 //! in [`crate::auth`].
 
 mod auth;
+mod export;
 mod graphql;
 mod health;
 pub mod layers;
@@ -39,7 +40,12 @@ pub struct AppState {
     pub body_reads: Arc<tokio::sync::Semaphore>,
     /// Permits for executing GraphQL requests ([`HttpOptions::max_concurrent_requests`]).
     pub executions: Arc<tokio::sync::Semaphore>,
+    /// Permits for streamed fleet exports ([`FLEET_EXPORTS`] at a time).
+    pub fleet_exports: Arc<tokio::sync::Semaphore>,
 }
+
+/// Fleet exports (STIX, MISP) running at once: each reads the whole fleet.
+pub const FLEET_EXPORTS: usize = 2;
 
 impl AppState {
     pub fn new(schema: AppSchema, store: Store, opts: HttpOptions, auth: Authenticator) -> Self {
@@ -55,22 +61,29 @@ impl AppState {
             write_admission: semaphore(opts.max_concurrent_writes),
             body_reads: semaphore(body_reads),
             executions: semaphore(executions),
+            fleet_exports: semaphore(FLEET_EXPORTS),
             opts: Arc::new(opts),
             auth,
         }
     }
 }
 
-/// The full application (also what tests drive without a socket). Only `/graphql` is
-/// behind authentication and load shedding (in its handlers, once the body is read):
+/// The full application (also what tests drive without a socket). Only `/graphql` and
+/// the download routes under `/api/v1` are behind authentication and load shedding (in its handlers, once the body is read):
 /// probes and GraphiQL's static page need no token. Without authentication (open mode)
 /// every route answers loopback `Host`s and same-machine `Origin`s only.
 pub fn router(state: AppState) -> Router {
     let graphql = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route_layer(from_fn_with_state(state.auth.clone(), auth::require));
+    // DECNET's download routes (and ours), behind the same authentication.
+    let exports = Router::new().nest(
+        "/api/v1",
+        export::routes().route_layer(from_fn_with_state(state.auth.clone(), auth::require)),
+    );
     let mut r = Router::new()
         .merge(graphql)
+        .merge(exports)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics));

@@ -5,6 +5,7 @@ mod fixtures;
 mod support;
 
 mod auth;
+mod exports;
 mod faults;
 mod fuzz;
 mod graphql_batching;
