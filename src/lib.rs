@@ -2,7 +2,8 @@
 //!
 //! Layers, bottom up; each uses only those before it: [`config`] (settings and limits,
 //! a leaf) and [`metrics`] (the Prometheus registry), [`attack`] (the embedded ATT&CK
-//! catalog), [`store`] (the repository over SQLite and MySQL/MariaDB), [`auth`]
+//! catalog), [`store`] (the repository over SQLite and MySQL/MariaDB), [`export`]
+//! (Navigator layers, STIX bundles, MISP events, group similarity; store + attack), [`auth`]
 //! (DECNET's tokens and users), [`graphql`] (schema, loaders, guards), [`http`] (router,
 //! layers, serving), [`demo`] (a realistic fleet generator, through the store), and
 //! [`cli`] on top. See ARCHITECTURE.md.
@@ -12,6 +13,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod export;
 pub mod graphql;
 pub mod http;
 pub mod metrics;

@@ -27,6 +27,17 @@ pub struct RequestLabels {
     pub outcome: &'static str,
 }
 
+/// Labels of a download (export) request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ExportLabels {
+    /// `navigator`, `navigator_decnet`, `stix` or `misp`.
+    pub format: &'static str,
+    /// `fleet`, `identity`, `attacker`, `campaign` or `session`.
+    pub scope: &'static str,
+    /// `ok`, `not_found`, `bad_request`, `error` or `overloaded`.
+    pub outcome: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LoaderLabels {
     loader: &'static str,
@@ -44,6 +55,9 @@ struct Metrics {
     latency: Family<RequestLabels, Histogram>,
     batches: Family<LoaderLabels, Histogram>,
     shed: Family<ShedLabels, Counter>,
+    exports: Family<ExportLabels, Counter>,
+    export_latency: Family<ExportLabels, Histogram>,
+    export_bytes: Family<ExportLabels, Counter>,
 }
 
 /// SQL statements sent by every store of this process.
@@ -85,6 +99,26 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Requests refused with 503 at a concurrency limit (load shedding)",
         shed.clone(),
     );
+    let exports = Family::<ExportLabels, Counter>::default();
+    let export_latency = Family::<ExportLabels, Histogram>::new_with_constructor(|| {
+        Histogram::new(exponential_buckets(0.001, 2.0, 16))
+    });
+    let export_bytes = Family::<ExportLabels, Counter>::default();
+    registry.register(
+        "export_requests",
+        "Download (export) requests by format, scope and outcome",
+        exports.clone(),
+    );
+    registry.register(
+        "export_duration_seconds",
+        "Download latency, until the last byte of a streamed fleet document",
+        export_latency.clone(),
+    );
+    registry.register(
+        "export_body_bytes",
+        "Bytes of exported documents sent",
+        export_bytes.clone(),
+    );
     registry.register_collector(Box::new(SqlCollector));
     Metrics {
         registry,
@@ -92,6 +126,9 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         latency,
         batches,
         shed,
+        exports,
+        export_latency,
+        export_bytes,
     }
 });
 
@@ -122,6 +159,16 @@ pub fn loader_batch(loader: &'static str, keys: usize) {
         .batches
         .get_or_create(&LoaderLabels { loader })
         .observe(keys as f64);
+}
+
+/// Records one finished download of `bytes` bytes.
+pub fn export(labels: ExportLabels, elapsed: Duration, bytes: u64) {
+    METRICS.exports.get_or_create(&labels).inc();
+    METRICS
+        .export_latency
+        .get_or_create(&labels)
+        .observe(elapsed.as_secs_f64());
+    METRICS.export_bytes.get_or_create(&labels).inc_by(bytes);
 }
 
 /// Records one finished GraphQL request.

@@ -325,7 +325,7 @@ pub fn parse_tactics(csv: &str) -> Vec<Tactic> {
     .collect()
 }
 
-fn parse_rows<'a, R, T>(
+pub(crate) fn parse_rows<'a, R, T>(
     csv: &'a str,
     what: &'static str,
     convert: impl Fn(R) -> T + 'a,

@@ -7,9 +7,11 @@
 //! bundle is an example, not part of the server: `examples/attack_gen/`.
 
 pub mod catalog;
+pub mod groups;
 pub mod ids;
 pub mod kill_chain;
 
 pub use catalog::{Catalog, RELEASE, Tactic, Technique, catalog, is_loaded};
+pub use groups::{Group, Groups, groups};
 pub use ids::{check_technique, is_sub_technique_id, is_tactic_id, is_technique_id, tactic_id};
 pub use kill_chain::{KillChainPhase, phase_for_tactic};

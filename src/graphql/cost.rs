@@ -25,6 +25,14 @@ pub const FLEET_ROWS: usize = 100;
 /// Tags the kill chain of one identity is costed at: it loads every decky-tagged tag of
 /// the identity to compute first/last phases, whatever part of it is selected.
 pub const KILL_CHAIN_ROWS: usize = 100;
+/// Groups a group list is costed at (MITRE lists 187; a technique's users are far fewer,
+/// but the bound is what matters).
+pub const GROUP_ROWS: usize = 200;
+/// Techniques one group's list is costed at (the largest groups list about 100).
+pub const GROUP_TECHNIQUE_ROWS: usize = 100;
+/// A STIX bundle or MISP event of one scope: its rollup plus up to 2,000 tags read for
+/// sightings (an attacker's), each becoming an object of the document.
+pub const EXPORT_COST: usize = (2000 + SCOPE_ROWS) * (ROW + 1) + 1;
 /// Extra weight of a field whose value may be large (a tag's evidence).
 pub const LARGE_VALUE: usize = ROW;
 

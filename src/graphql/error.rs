@@ -36,10 +36,12 @@ pub enum Code {
     /// Transport: a request carrying only `extensions.persistedQuery` (no `query`):
     /// ttpgraph keeps no persisted-query cache.
     PersistedQueryNotSupported,
+    /// Transport: a download route's id is unknown (404).
+    NotFound,
 }
 
 impl Code {
-    const ALL: [Code; 15] = [
+    const ALL: [Code; 16] = [
         Code::ParseFailed,
         Code::ValidationFailed,
         Code::BadUserInput,
@@ -55,6 +57,7 @@ impl Code {
         Code::Overloaded,
         Code::IntrospectionDisabled,
         Code::PersistedQueryNotSupported,
+        Code::NotFound,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +77,7 @@ impl Code {
             Code::Overloaded => "OVERLOADED",
             Code::IntrospectionDisabled => "INTROSPECTION_DISABLED",
             Code::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
+            Code::NotFound => "NOT_FOUND",
         }
     }
 

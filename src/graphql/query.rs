@@ -10,6 +10,7 @@ use super::loaders::{AttackerRow, CampaignIdentities, CampaignRow, IdentityRow, 
 use super::types::attacker::AttackerNode;
 use super::types::campaign::CampaignNode;
 use super::types::catalog::{AttackTactic, AttackTechnique};
+use super::types::group::AttackGroup;
 use super::types::identity::IdentityNode;
 use super::types::page::{
     AttackerConnection, CampaignConnection, IdentityConnection, keyset_page, page_cost,
@@ -233,6 +234,44 @@ impl QueryRoot {
         #[graphql(desc = "E.g. TA0006 or credential-access.")] id: String,
     ) -> Option<AttackTactic> {
         catalog().tactic(&id).map(AttackTactic)
+    }
+
+    /// An ATT&CK group by id (`G0007`); null when MITRE's data has none.
+    async fn group(&self, #[graphql(desc = "E.g. G0007.")] id: String) -> Option<AttackGroup> {
+        crate::attack::groups().group(&id).map(AttackGroup)
+    }
+
+    /// Every ATT&CK group in id order (revoked and deprecated ones included).
+    #[graphql(complexity = "cost::rows(cost::GROUP_ROWS, child_complexity)")]
+    async fn groups(&self) -> Vec<AttackGroup> {
+        crate::attack::groups()
+            .all()
+            .iter()
+            .map(AttackGroup)
+            .collect()
+    }
+
+    /// The fleet as an ATT&CK Navigator layer (4.5; ours: sub-techniques as their own
+    /// entries, the catalog's ATT&CK version, gradient, legend, comments). DECNET's own
+    /// layer is served at `GET /api/v1/ttp/export/navigator`.
+    #[graphql(complexity = "cost::rows(cost::FLEET_ROWS, 0)")]
+    async fn fleet_navigator_layer(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only tags at least this confident (0..1).")] min_confidence: Option<f64>,
+        #[graphql(
+            desc = "Only tags of these tactics (ids like TA0006 or names like credential-access)."
+        )]
+        tactics: Option<Vec<String>>,
+    ) -> Result<Option<async_graphql::Json<serde_json::Value>>> {
+        super::types::export::navigator_layer(
+            ctx,
+            crate::export::ScopeKind::Fleet,
+            "",
+            min_confidence,
+            tactics,
+        )
+        .await
     }
 
     /// The 15 Enterprise tactics in matrix order.

@@ -6,6 +6,7 @@ pub mod access_log;
 mod auth;
 mod bind;
 mod graphiql;
+mod export;
 mod graphql;
 mod health;
 pub mod layers;
@@ -46,7 +47,12 @@ pub struct AppState {
     pub executions: Arc<tokio::sync::Semaphore>,
     /// Counts load-shedding refusals and reports them once a second at most.
     pub shed: Arc<shed::ShedLog>,
+    /// Permits for streamed fleet exports ([`FLEET_EXPORTS`] at a time).
+    pub fleet_exports: Arc<tokio::sync::Semaphore>,
 }
+
+/// Fleet exports (STIX, MISP) running at once: each reads the whole fleet.
+pub const FLEET_EXPORTS: usize = 2;
 
 impl AppState {
     pub fn new(schema: AppSchema, store: Store, opts: HttpOptions, auth: Authenticator) -> Self {
@@ -63,14 +69,15 @@ impl AppState {
             body_reads: semaphore(body_reads),
             executions: semaphore(executions),
             shed: Arc::default(),
+            fleet_exports: semaphore(FLEET_EXPORTS),
             opts: Arc::new(opts),
             auth,
         }
     }
 }
 
-/// The full application (also what tests drive without a socket). Only `/graphql` is
-/// behind authentication and load shedding (in its handlers, once the body is read):
+/// The full application (also what tests drive without a socket). Only `/graphql` and
+/// the download routes under `/api/v1` are behind authentication and load shedding (in its handlers, once the body is read):
 /// probes and GraphiQL's static page need no token. Without authentication (open mode)
 /// every route answers loopback `Host`s and same-machine `Origin`s only.
 pub fn router(state: AppState) -> Router {
@@ -82,8 +89,14 @@ fn router_with(state: AppState, metrics: bool) -> Router {
     let graphql = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route_layer(from_fn_with_state(state.auth.clone(), auth::require));
+    // DECNET's download routes (and ours), behind the same authentication.
+    let exports = Router::new().nest(
+        "/api/v1",
+        export::routes().route_layer(from_fn_with_state(state.auth.clone(), auth::require)),
+    );
     let mut r = Router::new()
         .merge(graphql)
+        .merge(exports)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));
     if metrics {

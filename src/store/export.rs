@@ -79,3 +79,39 @@ fn decode_commands(a: Attacker) -> Option<AttackerCommands> {
         .collect();
     Some((a, cmds))
 }
+
+/// One raw tag as the STIX export's sightings read it: no evidence, so the attacker's
+/// covering `ix_ttp_tag_attacker_inspect` index answers without touching the rows.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SightingTag {
+    pub uuid: String,
+    pub technique_id: String,
+    pub sub_technique_id: Option<String>,
+    pub created_at: Timestamp,
+}
+
+impl Store {
+    /// An attacker's newest `limit` tags (DECNET's sighting source: 2,000), newest first,
+    /// ties broken by uuid so that the cut and the order are the same on every export.
+    pub async fn sighting_tags(&self, attacker_uuid: &str, limit: i64) -> Result<Vec<SightingTag>> {
+        let sql = r"SELECT t.uuid, t.technique_id, t.sub_technique_id, t.created_at
+            FROM ttp_tag t WHERE t.attacker_uuid = ?
+            ORDER BY t.created_at DESC, t.uuid DESC LIMIT ?";
+        self.fetch_all(
+            sql,
+            vec![Arg::Str(attacker_uuid.to_owned()), Arg::Int(limit.max(0))],
+        )
+        .await
+    }
+
+    /// Every attacker row in DECNET's fleet-export order (`last_seen` DESC, rows without
+    /// one last), ties broken by uuid; streamed, so a fleet export holds one row at a time.
+    pub fn attackers_by_last_seen(&self) -> BoxStream<'_, Result<Attacker>> {
+        let sql = format!(
+            r"SELECT {} FROM attackers
+              ORDER BY CASE WHEN last_seen IS NULL THEN 1 ELSE 0 END, last_seen DESC, uuid",
+            Attacker::COLUMNS
+        );
+        self.fetch_stream(sql, vec![])
+    }
+}

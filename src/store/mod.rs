@@ -49,7 +49,7 @@ pub use codec::{Confidence, JsonText, Timestamp};
 pub use dialect::Dialect;
 pub use error::{Result, StoreError};
 pub use exec::AnyRow;
-pub use export::AttackerCommands;
+pub use export::{AttackerCommands, SightingTag};
 pub use inspector::{
     DEFAULT_INSPECTOR_LIMIT, DEFAULT_RAW_TAG_LIMIT, InspectorScope, MAX_INSPECTOR_LIMIT,
 };

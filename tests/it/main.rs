@@ -6,6 +6,7 @@ mod support;
 
 mod auth;
 mod browser;
+mod exports;
 mod faults;
 mod fuzz;
 mod graphiql;

@@ -1,5 +1,6 @@
 //! `Attacker`: one source IP seen by the fleet.
 
+use crate::export::ScopeKind;
 use crate::graphql::cost;
 use crate::graphql::error::{ApiResult as Result, bad_input};
 use async_graphql::{Context, ID, Object};
@@ -157,5 +158,52 @@ impl AttackerNode {
             },
         )
         .await
+    }
+    /// This scope as an ATT&CK Navigator layer (4.5): one entry per technique or
+    /// sub-technique, scored by tag count, with a gradient, a legend and a comment per
+    /// technique; the same document as the download route.
+    #[graphql(complexity = "cost::rows(cost::SCOPE_ROWS, 0)")]
+    async fn navigator_layer(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only tags at least this confident (0..1).")] min_confidence: Option<f64>,
+        #[graphql(
+            desc = "Only tags of these tactics (ids like TA0006 or names like credential-access)."
+        )]
+        tactics: Option<Vec<String>>,
+    ) -> Result<Option<async_graphql::Json<serde_json::Value>>> {
+        super::export::navigator_layer(ctx, ScopeKind::Attacker, &self.id, min_confidence, tactics)
+            .await
+    }
+    /// This scope as a STIX 2.1 bundle (deterministic ids: a re-export is the same
+    /// bytes); the same document as the download route.
+    #[graphql(complexity = "cost::EXPORT_COST")]
+    async fn stix_bundle(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<async_graphql::Json<serde_json::Value>>> {
+        super::export::stix_bundle(ctx, ScopeKind::Attacker, &self.id).await
+    }
+    /// This scope as a MISP event (attacker as `ip-src`, MISP's ATT&CK galaxy, stable
+    /// uuid); the same document as the download route.
+    #[graphql(complexity = "cost::EXPORT_COST")]
+    async fn misp_event(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<async_graphql::Json<serde_json::Value>>> {
+        super::export::misp_event(ctx, ScopeKind::Attacker, &self.id).await
+    }
+    /// ATT&CK groups whose known techniques best match this scope's observed ones
+    /// (IDF-weighted cosine, best first). A lead, not an attribution: a honeypot sees a
+    /// slice of an actor, and MITRE's lists are incomplete.
+    #[graphql(
+        complexity = "cost::sized(first, 5, 50, child_complexity) + cost::rows(cost::SCOPE_ROWS, 0)"
+    )]
+    async fn similar_groups(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many groups (default 5, at most 50).")] first: Option<i32>,
+    ) -> Result<Vec<super::group::GroupSimilarity>> {
+        super::export::similar_groups(ctx, ScopeKind::Attacker, &self.id, first).await
     }
 }

@@ -116,6 +116,23 @@ impl AttackTechnique {
     async fn replacement(&self) -> Option<AttackTechnique> {
         catalog().replacement(&self.0.id).map(AttackTechnique)
     }
+    /// MITRE's STIX id (`attack-pattern--…`); null for the ids new in ATT&CK 19.x, which
+    /// the embedded STIX ids (18.1) lack (exports mint a deterministic id for those).
+    async fn stix_id(&self) -> Option<&'static str> {
+        attack::groups().stix_id(&self.0.id)
+    }
+    /// ATT&CK groups MITRE says use exactly this id (a sub-technique's groups are not
+    /// its parent's), sorted by group id; empty for none (DECNET's
+    /// `GET /ttp/techniques/{id}/groups`).
+    #[graphql(
+        complexity = "crate::graphql::cost::rows(crate::graphql::cost::GROUP_ROWS, child_complexity)"
+    )]
+    async fn groups(&self) -> Vec<super::group::AttackGroup> {
+        attack::groups()
+            .using(&self.0.id)
+            .map(super::group::AttackGroup)
+            .collect()
+    }
 }
 
 /// A catalog tactic (see the GraphQL description on the impl).

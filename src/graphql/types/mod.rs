@@ -3,6 +3,8 @@
 pub mod attacker;
 pub mod campaign;
 pub mod catalog;
+pub mod export;
+pub mod group;
 pub mod identity;
 pub mod kill_chain;
 pub mod page;

@@ -1,6 +1,7 @@
 //! `Session`: one SSH/telnet session recording (there is no sessions table; the tags are
 //! the only record).
 
+use crate::export::ScopeKind;
 use crate::graphql::cost;
 use crate::graphql::error::ApiResult as Result;
 use async_graphql::{Context, ID, Object};
@@ -68,5 +69,21 @@ impl SessionNode {
             TechniqueUsage,
         )
         .await
+    }
+    /// This scope as an ATT&CK Navigator layer (4.5): one entry per technique or
+    /// sub-technique, scored by tag count, with a gradient, a legend and a comment per
+    /// technique; the same document as the download route.
+    #[graphql(complexity = "cost::rows(cost::SCOPE_ROWS, 0)")]
+    async fn navigator_layer(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only tags at least this confident (0..1).")] min_confidence: Option<f64>,
+        #[graphql(
+            desc = "Only tags of these tactics (ids like TA0006 or names like credential-access)."
+        )]
+        tactics: Option<Vec<String>>,
+    ) -> Result<Option<async_graphql::Json<serde_json::Value>>> {
+        super::export::navigator_layer(ctx, ScopeKind::Session, &self.id, min_confidence, tactics)
+            .await
     }
 }

@@ -7,14 +7,11 @@ use async_graphql::Object;
 use super::catalog::{AttackTactic, AttackTechnique, KillChainPhase};
 use super::scalars::DateTime;
 use crate::attack::{self, catalog};
-use crate::attack::{is_tactic_id, tactic_id};
 use crate::graphql::error::StoreErrorRef;
 use crate::graphql::error::bad_input;
 use crate::graphql::loaders::{FilterKey, StoreLoader};
 use crate::graphql::rc;
-use crate::store::{
-    CampaignTechniqueRollup, FleetTechniqueRollup, TechniqueFilter, TechniqueRollup,
-};
+use crate::store::{CampaignTechniqueRollup, FleetTechniqueRollup, TechniqueRollup};
 use async_graphql::dataloader::Loader;
 
 /// The technique part of a rollup row.
@@ -150,35 +147,11 @@ impl FleetTechniqueUsage {
     }
 }
 
-/// Validates the `techniques(minConfidence:, tactics:)` arguments into a loader key.
-/// Tactics may be ids (`TA0006`), shortnames (`credential-access`), names, or pre-v19
-/// names (`defense-evasion` is TA0005).
+/// Validates the `techniques(minConfidence:, tactics:)` arguments into a loader key
+/// (the rules: [`crate::export::source::parse_filter`], shared with the download routes).
 pub fn filter_key(min_confidence: Option<f64>, tactics: Option<Vec<String>>) -> Result<FilterKey> {
-    if let Some(c) = min_confidence
-        && !(c.is_finite() && (0.0..=1.0).contains(&c))
-    {
-        return Err(bad_input(format!(
-            "minConfidence must be between 0 and 1, got {c}"
-        )));
-    }
-    let mut ids = Vec::new();
-    for t in tactics.unwrap_or_default() {
-        let t = t.trim();
-        if let Some(id) = tactic_id(t) {
-            ids.push(id.to_owned());
-        } else if is_tactic_id(t) {
-            // An id this release does not know may still be stored on older tags.
-            ids.push(t.to_ascii_uppercase());
-        } else {
-            return Err(bad_input(format!(
-                "unknown tactic {t:?}: use an id like TA0006 or a name like credential-access"
-            )));
-        }
-    }
-    Ok(FilterKey::from(&TechniqueFilter {
-        min_confidence,
-        tactics: ids,
-    }))
+    let filter = crate::export::source::parse_filter(min_confidence, tactics).map_err(bad_input)?;
+    Ok(FilterKey::from(&filter))
 }
 
 /// The body of every scope's `techniques(minConfidence, tactics)` field: the filter is
