@@ -28,7 +28,11 @@ try {
   const context = await browser.newContext();
   // Every request the page makes, from any frame or worker, WebSockets included.
   const requests = [];
-  context.on('request', (r) => requests.push(r.url()));
+  const bodies = [];
+  context.on('request', (r) => {
+    requests.push(r.url());
+    if (r.method() === 'POST') bodies.push((r.postData() || '').slice(0, 120));
+  });
   const page = await context.newPage();
   page.on('websocket', (ws) => requests.push(ws.url()));
   // Nothing may leave the machine: requests elsewhere are recorded and refused.
@@ -60,9 +64,20 @@ try {
   check(headers.includes('Authorization') && headers.includes('Bearer <'), 'the headers pane documents the bearer token');
 
   // Run a query of our own and compare what GraphiQL shows with the server's answer.
+  // A fresh tab, so that no playground tab's content or response is in the way.
+  await page.click('button[aria-label="New tab"]');
+  await page.waitForFunction((n) => document.querySelectorAll('.graphiql-tab').length === n + 1, tabs, {
+    timeout: 30000,
+  });
   await page.evaluate((q) => {
     document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(q);
   }, QUERY);
+  await page.waitForFunction(
+    (q) => document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.getValue() === q,
+    QUERY,
+    { timeout: 30000 },
+  );
+  await page.waitForTimeout(500);
   await page.click('.graphiql-execute-button');
   await page.waitForFunction(
     () => {
@@ -89,6 +104,7 @@ try {
   );
   if (JSON.stringify(shown) !== JSON.stringify(direct)) {
     console.log(`shown:  ${JSON.stringify(shown).slice(0, 400)}\ndirect: ${JSON.stringify(direct).slice(0, 400)}`);
+    console.log(`requests sent: ${JSON.stringify(bodies)}`);
   }
 
   // The docs pane shows the schema, which needs the introspection query to pass.
