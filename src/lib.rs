@@ -5,13 +5,14 @@
 //! catalog), [`store`] (the repository over SQLite and MySQL/MariaDB), [`auth`]
 //! (DECNET's tokens and users), [`graphql`] (schema, loaders, guards), [`http`] (router,
 //! layers, serving), [`demo`] (a realistic fleet generator, through the store), and
-//! [`cli`] on top. See ARCHITECTURE.md.
+//! [`cli`] on top, with [`doctor`] (its deployment checks). See ARCHITECTURE.md.
 
 pub mod attack;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod doctor;
 pub mod graphql;
 pub mod http;
 pub mod metrics;

@@ -7,7 +7,10 @@
 //! per matched command, identity-rollup and intel tags (some under the confidence floor),
 //! and a few tags on attackers and identities DECNET never wrote a row for.
 
+mod guard;
 mod rules;
+
+pub use guard::refuse_unless_empty;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::rngs::ChaCha8Rng;

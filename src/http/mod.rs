@@ -6,8 +6,10 @@ mod auth;
 mod graphql;
 mod health;
 pub mod layers;
+pub mod readiness;
 mod response;
 mod server;
+mod startup;
 
 use std::sync::Arc;
 
@@ -22,8 +24,10 @@ use crate::graphql::{AppSchema, build_schema};
 use crate::store::Store;
 
 pub use crate::config::{HttpOptions, ServeOptions};
+pub use readiness::Readiness;
 pub use response::error_response;
 pub use server::serve_with;
+pub use startup::serve_while_starting;
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -39,6 +43,8 @@ pub struct AppState {
     pub body_reads: Arc<tokio::sync::Semaphore>,
     /// Permits for executing GraphQL requests ([`HttpOptions::max_concurrent_requests`]).
     pub executions: Arc<tokio::sync::Semaphore>,
+    /// Started yet, and is the database answering (`/readyz`)?
+    pub readiness: Readiness,
 }
 
 impl AppState {
@@ -57,7 +63,14 @@ impl AppState {
             executions: semaphore(executions),
             opts: Arc::new(opts),
             auth,
+            readiness: Readiness::started(),
         }
+    }
+
+    /// The same state reporting `readiness` (a server that listens while starting).
+    pub fn with_readiness(mut self, readiness: Readiness) -> Self {
+        self.readiness = readiness;
+        self
     }
 }
 
@@ -68,7 +81,11 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let graphql = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
-        .route_layer(from_fn_with_state(state.auth.clone(), auth::require));
+        .route_layer(from_fn_with_state(state.auth.clone(), auth::require))
+        .route_layer(from_fn_with_state(
+            state.readiness.clone(),
+            startup::refuse_until_started,
+        ));
     let mut r = Router::new()
         .merge(graphql)
         .route("/healthz", get(health::healthz))

@@ -176,6 +176,9 @@ async fn answers(s: &Store) -> BTreeMap<String, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_and_mariadb_answer_the_same() {
+    if !crate::support::slow("store_differential") {
+        return;
+    }
     let Some(my) = TestDb::new(Backend::MySql).await else {
         return;
     };
