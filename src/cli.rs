@@ -45,8 +45,9 @@ pub struct Cli {
 pub enum Command {
     /// Serve the API.
     Serve(ServeArgs),
-    /// Create or update the database schema, then exit.
-    Migrate(DbArgs),
+    /// Create or update the database schema and say what was applied, then exit
+    /// (`--uninstall` removes everything ttpgraph added instead).
+    Migrate(MigrateArgs),
     /// Fill the database with a deterministic, realistic demo fleet.
     Demo(DemoArgs),
     /// Print the GraphQL schema (SDL); `ttpgraph schema > schema.graphql` regenerates it.
@@ -59,6 +60,19 @@ pub enum Command {
     /// Print the effective configuration of `serve` (takes the same flags), each value
     /// with its source (flag, environment, config file, default); secrets are redacted.
     Config(ServeArgs),
+    /// Check the deployment (database, privileges, migrations, summaries, clock, secret)
+    /// and print a verdict per check; exits non-zero when a check fails.
+    Doctor(crate::doctor::DoctorArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Remove every trigger, summary table and index ttpgraph added (and its migration
+    /// bookkeeping), leaving DECNET's tables and data as they are.
+    #[arg(long)]
+    pub uninstall: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -347,6 +361,10 @@ pub struct DemoArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Add the fleet even when the database already holds data (by default a non-empty
+    /// database, such as DECNET's production one, is refused).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Entry point of the binary.
@@ -412,15 +430,40 @@ fn init_tracing(filter: &str, format: &str) {
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 async fn open(db: &DbArgs) -> Result<Store, AnyError> {
-    open_with(db, None).await
+    open_with(db, None).await.map(|(store, _)| store)
 }
 
-/// Opens the database; `statement_timeout` bounds each MySQL statement (the server's
-/// request deadline, so abandoned requests stop costing the database).
-async fn open_with(db: &DbArgs, statement_timeout: Option<Duration>) -> Result<Store, AnyError> {
-    let url = database_url(db.database_url.as_deref());
-    tracing::info!(database = %redact_url(&url), "opening database");
-    let store = Store::connect(
+/// How long commands wait for a database that is starting.
+const DATABASE_WAIT: Duration = Duration::from_secs(60);
+
+/// Opens the database, waits for it and migrates; `statement_timeout` bounds each MySQL
+/// statement (the server's request deadline, so abandoned requests stop costing the
+/// database).
+async fn open_with(
+    db: &DbArgs,
+    statement_timeout: Option<Duration>,
+) -> Result<(Store, crate::store::MigrationReport), AnyError> {
+    let store = connect(db, statement_timeout).await?;
+    let report = store.wait_ready(DATABASE_WAIT).await?;
+    tracing::info!("{}", report.summary());
+    Ok((store, report))
+}
+
+/// Opens the pool only (no waiting, no migration); logs where the URL came from.
+pub(crate) async fn connect(
+    db: &DbArgs,
+    statement_timeout: Option<Duration>,
+) -> Result<Store, AnyError> {
+    let (url, source) = crate::config::database_url_with_source(db.database_url.as_deref());
+    if source == crate::config::UrlSource::InheritedDatabaseUrl {
+        tracing::warn!(
+            database = %redact_url(&url),
+            "using DATABASE_URL inherited from the environment (neither --database-url nor \
+             TTPGRAPH_DATABASE_URL is set); set TTPGRAPH_DATABASE_URL to choose explicitly"
+        );
+    }
+    tracing::info!(database = %redact_url(&url), source = source.describe(), "opening database");
+    Ok(Store::connect(
         &url,
         &StoreOptions {
             max_connections: db.db_pool,
@@ -428,9 +471,7 @@ async fn open_with(db: &DbArgs, statement_timeout: Option<Duration>) -> Result<S
             ..StoreOptions::default()
         },
     )
-    .await?;
-    store.wait_ready(Duration::from_secs(60)).await?;
-    Ok(store)
+    .await?)
 }
 
 pub async fn run(cli: Cli) -> Result<(), AnyError> {
@@ -440,14 +481,35 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
             print!("{}", crate::graphql::sdl());
             Ok(())
         }
-        Command::Migrate(db) => {
-            let store = open(&db).await?;
+        Command::Migrate(args) if args.uninstall => {
+            let store = connect(&args.db, None).await?;
+            let r = store.uninstall().await;
             store.close().await;
-            println!("schema is up to date");
+            let removed = r?;
+            if removed.is_empty() {
+                println!("nothing to remove: no ttpgraph object in this database");
+            } else {
+                println!(
+                    "removed {} ttpgraph objects ({}); DECNET's tables and data are untouched",
+                    removed.len(),
+                    removed.join(", ")
+                );
+            }
             Ok(())
         }
+        Command::Migrate(args) => {
+            let (store, report) = open_with(&args.db, None).await?;
+            store.close().await;
+            println!("{}", report.summary());
+            Ok(())
+        }
+        Command::Doctor(args) => crate::doctor::run(&args).await,
         Command::Demo(args) => {
             let store = open(&args.db).await?;
+            if let Err(e) = crate::demo::refuse_unless_empty(&store, args.force).await {
+                store.close().await;
+                return Err(e.into());
+            }
             let cfg = DemoConfig {
                 seed: args.seed,
                 attackers: args.attackers,
@@ -463,12 +525,7 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
             let secret = args.auth.secret()?;
             check_listen(args.listen, secret.is_some())?;
             let deadline = args.schema_options().limits.request_timeout;
-            let store = open_with(&args.db, Some(deadline + Duration::from_secs(1))).await?;
-            if args.demo && store.is_empty().await? {
-                run_demo(&store, &DemoConfig::default(), Shape::Demo, false).await?;
-            }
-            // Deletes (by DECNET's retention jobs, say) leave summary groups dirty.
-            let _refresh = store.spawn_summary_refresh(Duration::from_secs(5));
+            let store = connect(&args.db, Some(deadline + Duration::from_secs(1))).await?;
             let auth = match secret {
                 Some(secret) => Authenticator::jwt(store.clone(), secret, args.auth_cache_ttl),
                 None => {
@@ -480,7 +537,25 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
                     Authenticator::open()
                 }
             };
-            crate::http::serve(store, args.server_config(), auth).await
+            // Listen first; `/readyz` says what start-up waits for until it is done.
+            let readiness = crate::http::Readiness::starting("waiting for the database");
+            let startup = {
+                let (store, readiness, demo) = (store.clone(), readiness.clone(), args.demo);
+                async move {
+                    let report = store.wait_ready(DATABASE_WAIT).await?;
+                    tracing::info!("{}", report.summary());
+                    if demo && store.is_empty().await? {
+                        readiness.set_starting("filling the demo fleet");
+                        run_demo(&store, &DemoConfig::default(), Shape::Demo, false).await?;
+                    }
+                    // Deletes (by DECNET's retention jobs, say) leave summary groups dirty.
+                    Ok::<_, AnyError>(AbortOnDrop(
+                        store.spawn_summary_refresh(Duration::from_secs(5)),
+                    ))
+                }
+            };
+            crate::http::serve_while_starting(store, args.server_config(), auth, readiness, startup)
+                .await
         }
         Command::User(UserCommand::Add(args)) => {
             let store = open(&args.db).await?;
@@ -518,6 +593,15 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
             println!("{token}");
             Ok(())
         }
+    }
+}
+
+/// Stops a background task when the server stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

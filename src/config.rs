@@ -20,6 +20,46 @@ pub fn database_url(flag: Option<&str>) -> String {
         .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
 }
 
+/// Where the database URL came from, for the log: a `DATABASE_URL` inherited from the
+/// environment (set for some other program, say) is easy to miss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlSource {
+    /// `--database-url` or `TTPGRAPH_DATABASE_URL`.
+    Flag,
+    TtpgraphEnv,
+    InheritedDatabaseUrl,
+    Default,
+}
+
+impl UrlSource {
+    pub fn describe(self) -> &'static str {
+        match self {
+            UrlSource::Flag => "--database-url",
+            UrlSource::TtpgraphEnv => "TTPGRAPH_DATABASE_URL",
+            UrlSource::InheritedDatabaseUrl => "DATABASE_URL (inherited from the environment)",
+            UrlSource::Default => "default",
+        }
+    }
+}
+
+/// [`database_url`] and where it came from.
+pub fn database_url_with_source(flag: Option<&str>) -> (String, UrlSource) {
+    let url = database_url(flag);
+    let source = match flag {
+        Some(f) if std::env::var("TTPGRAPH_DATABASE_URL").ok().as_deref() == Some(f) => {
+            UrlSource::TtpgraphEnv
+        }
+        Some(_) => UrlSource::Flag,
+        None if url == DEFAULT_DATABASE_URL
+            && std::env::var("DATABASE_URL").ok().as_deref() != Some(DEFAULT_DATABASE_URL) =>
+        {
+            UrlSource::Default
+        }
+        None => UrlSource::InheritedDatabaseUrl,
+    };
+    (url, source)
+}
+
 /// Resolves the JWT secret: the flag (clap also reads `TTPGRAPH_JWT_SECRET` into it), then
 /// DECNET's own `DECNET_JWT_SECRET`, so a ttpgraph next to DECNET needs no extra setting.
 /// `None` means no authentication (open, loopback only). A secret that is set but empty

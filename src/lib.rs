@@ -6,7 +6,7 @@
 //! (Navigator layers, STIX bundles, MISP events, group similarity; store + attack), [`auth`]
 //! (DECNET's tokens and users), [`graphql`] (schema, loaders, guards), [`http`] (router,
 //! layers, serving), [`demo`] (a realistic fleet generator, through the store), and
-//! [`cli`] on top. See ARCHITECTURE.md.
+//! [`cli`] on top, with [`doctor`] (its deployment checks). See ARCHITECTURE.md.
 
 pub mod attack;
 pub mod auth;
@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod export;
+pub mod doctor;
 pub mod graphql;
 pub mod http;
 pub mod metrics;

@@ -50,24 +50,47 @@ CREATE TABLE IF NOT EXISTS ttp_identity_rollup (
     PRIMARY KEY (identity_uuid, technique_id, sub_key)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 
--- Deletes mark groups dirty; the refresh finds them through these.
-CREATE INDEX ix_ttp_fleet_rollup_dirty ON ttp_fleet_rollup (dirty);
-CREATE INDEX ix_ttp_attacker_rollup_dirty ON ttp_attacker_rollup (dirty);
-CREATE INDEX ix_ttp_identity_rollup_dirty ON ttp_identity_rollup (dirty);
+-- Deletes mark groups dirty; the refresh finds them through these. (MySQL has no
+-- CREATE INDEX IF NOT EXISTS: each is created only when information_schema lacks it, so
+-- this migration can be re-run after a failure at any statement.)
+SET @ddl = IF((SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE()
+                 AND table_name = 'ttp_fleet_rollup' AND index_name = 'ix_ttp_fleet_rollup_dirty') > 0,
+              'DO 0', 'CREATE INDEX ix_ttp_fleet_rollup_dirty ON ttp_fleet_rollup (dirty)');
+PREPARE ttpgraph_ddl FROM @ddl;
+EXECUTE ttpgraph_ddl;
+DEALLOCATE PREPARE ttpgraph_ddl;
+SET @ddl = IF((SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE()
+                 AND table_name = 'ttp_attacker_rollup' AND index_name = 'ix_ttp_attacker_rollup_dirty') > 0,
+              'DO 0', 'CREATE INDEX ix_ttp_attacker_rollup_dirty ON ttp_attacker_rollup (dirty)');
+PREPARE ttpgraph_ddl FROM @ddl;
+EXECUTE ttpgraph_ddl;
+DEALLOCATE PREPARE ttpgraph_ddl;
+SET @ddl = IF((SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE()
+                 AND table_name = 'ttp_identity_rollup' AND index_name = 'ix_ttp_identity_rollup_dirty') > 0,
+              'DO 0', 'CREATE INDEX ix_ttp_identity_rollup_dirty ON ttp_identity_rollup (dirty)');
+PREPARE ttpgraph_ddl FROM @ddl;
+EXECUTE ttpgraph_ddl;
+DEALLOCATE PREPARE ttpgraph_ddl;
 
--- Existing tags (a DECNET database opened for the first time).
-INSERT INTO ttp_fleet_rollup (technique_id, sub_key, tactic, confidence, tag_count, last_seen)
+-- Existing tags (a DECNET database opened for the first time). Emptied first, so a re-run
+-- after a failure further down counts every tag once; IGNORE, because a trigger left by
+-- such a failed run may already have added a group (0006 then rebuilds any summary whose
+-- total disagrees with the tags, under LOCK TABLES).
+DELETE FROM ttp_fleet_rollup;
+DELETE FROM ttp_attacker_rollup;
+DELETE FROM ttp_identity_rollup;
+INSERT IGNORE INTO ttp_fleet_rollup (technique_id, sub_key, tactic, confidence, tag_count, last_seen)
 SELECT technique_id, COALESCE(sub_technique_id, ''), tactic, confidence, COUNT(*), MAX(created_at)
 FROM ttp_tag GROUP BY technique_id, COALESCE(sub_technique_id, ''), tactic, confidence;
 
-INSERT INTO ttp_attacker_rollup (attacker_uuid, technique_id, sub_key, identity_key, tactic, tag_count,
+INSERT IGNORE INTO ttp_attacker_rollup (attacker_uuid, technique_id, sub_key, identity_key, tactic, tag_count,
                                  confidence_max, first_seen, last_seen)
 SELECT attacker_uuid, technique_id, COALESCE(sub_technique_id, ''), COALESCE(identity_uuid, ''), MAX(tactic),
        COUNT(*), MAX(confidence), MIN(created_at), MAX(created_at)
 FROM ttp_tag WHERE attacker_uuid IS NOT NULL
 GROUP BY attacker_uuid, technique_id, COALESCE(sub_technique_id, ''), COALESCE(identity_uuid, '');
 
-INSERT INTO ttp_identity_rollup (identity_uuid, technique_id, sub_key, tactic, tag_count, confidence_max,
+INSERT IGNORE INTO ttp_identity_rollup (identity_uuid, technique_id, sub_key, tactic, tag_count, confidence_max,
                                  first_seen, last_seen)
 SELECT identity_uuid, technique_id, COALESCE(sub_technique_id, ''), MAX(tactic), COUNT(*), MAX(confidence),
        MIN(created_at), MAX(created_at)

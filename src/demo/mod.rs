@@ -10,11 +10,14 @@
 //! is: identities of hundreds of attackers, campaigns of many identities, re-clustering.
 
 mod recluster;
+mod guard;
 mod rules;
 mod shape;
 
 pub use recluster::Reclustered;
 pub use shape::Shape;
+
+pub use guard::refuse_unless_empty;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::rngs::ChaCha8Rng;

@@ -13,14 +13,12 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The database answers; 503 otherwise (load balancers stop routing here).
-pub async fn readyz(State(s): State<AppState>) -> (StatusCode, &'static str) {
-    match s.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
-        }
+/// Started and the database answers (`http/readiness.rs`); 503 otherwise, naming the
+/// dependency (load balancers stop routing here).
+pub async fn readyz(State(s): State<AppState>) -> (StatusCode, String) {
+    match s.readiness.check(&s.store).await {
+        Ok(()) => (StatusCode::OK, "ready".to_owned()),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}")),
     }
 }
 

@@ -14,6 +14,8 @@ mod request;
 mod response;
 mod server;
 pub mod shed;
+pub mod readiness;
+mod startup;
 
 use std::sync::Arc;
 
@@ -28,8 +30,10 @@ use crate::store::Store;
 
 pub use crate::config::{HttpOptions, ServeOptions};
 pub use bind::bind;
+pub use readiness::Readiness;
 pub use response::error_response;
 pub use server::serve_with;
+pub use startup::serve_while_starting;
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -49,6 +53,8 @@ pub struct AppState {
     pub shed: Arc<shed::ShedLog>,
     /// Permits for streamed fleet exports ([`FLEET_EXPORTS`] at a time).
     pub fleet_exports: Arc<tokio::sync::Semaphore>,
+    /// Started yet, and is the database answering (`/readyz`)?
+    pub readiness: Readiness,
 }
 
 /// Fleet exports (STIX, MISP) running at once: each reads the whole fleet.
@@ -72,7 +78,14 @@ impl AppState {
             fleet_exports: semaphore(FLEET_EXPORTS),
             opts: Arc::new(opts),
             auth,
+            readiness: Readiness::started(),
         }
+    }
+
+    /// The same state reporting `readiness` (a server that listens while starting).
+    pub fn with_readiness(mut self, readiness: Readiness) -> Self {
+        self.readiness = readiness;
+        self
     }
 }
 
@@ -88,11 +101,20 @@ pub fn router(state: AppState) -> Router {
 fn router_with(state: AppState, metrics: bool) -> Router {
     let graphql = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
-        .route_layer(from_fn_with_state(state.auth.clone(), auth::require));
+        .route_layer(from_fn_with_state(state.auth.clone(), auth::require))
+        .route_layer(from_fn_with_state(
+            state.readiness.clone(),
+            startup::refuse_until_started,
+        ));
     // DECNET's download routes (and ours), behind the same authentication.
     let exports = Router::new().nest(
         "/api/v1",
-        export::routes().route_layer(from_fn_with_state(state.auth.clone(), auth::require)),
+        export::routes()
+            .route_layer(from_fn_with_state(state.auth.clone(), auth::require))
+            .route_layer(from_fn_with_state(
+                state.readiness.clone(),
+                startup::refuse_until_started,
+            )),
     );
     let mut r = Router::new()
         .merge(graphql)
@@ -135,54 +157,8 @@ pub async fn serve(
     config: ServerConfig,
     auth: Authenticator,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let state = AppState::new(
-        build_schema(&config.schema),
-        store.clone(),
-        config.http,
-        auth,
-    );
-    let listener = bind(config.listen, "--listen").await?;
-    tracing::info!(addr = %listener.local_addr()?, graphiql = state.opts.graphiql, auth = !state.auth.is_open(), "ttpgraph listening");
-    let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let metrics_server = match config.metrics_listen {
-        Some(addr) => {
-            let l = bind(addr, "--metrics-listen").await?;
-            tracing::info!(addr = %l.local_addr()?, "metrics listening");
-            let mut stop = stop.clone();
-            let app = metrics_router(state.clone());
-            Some(tokio::spawn(serve_with(
-                l,
-                app,
-                config.serve.clone(),
-                async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                },
-            )))
-        }
-        None => None,
-    };
-    let shed = state.shed.clone();
-    let reporter = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(shed::LOG_INTERVAL);
-        loop {
-            tick.tick().await;
-            shed.flush(false);
-        }
-    });
-    let app = router_with(state.clone(), config.metrics_listen.is_none());
-    let stopping = async move {
-        shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    };
-    serve_with(listener, app, config.serve, stopping).await?;
-    if let Some(m) = metrics_server {
-        let _ = m.await;
-    }
-    reporter.abort();
-    state.shed.flush(true);
-    store.close().await;
-    tracing::info!("ttpgraph stopped");
-    Ok(())
+    let ready = async { Ok::<_, Box<dyn std::error::Error + Send + Sync>>(()) };
+    serve_while_starting(store, config, auth, Readiness::started(), ready).await
 }
 
 async fn shutdown_signal() {

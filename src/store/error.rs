@@ -20,6 +20,9 @@ pub enum StoreError {
     Config(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The MySQL/MariaDB user cannot run the migrations; the message names the fix.
+    #[error("{0}")]
+    Privileges(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// [`Store::wait_ready`](super::Store::wait_ready) ran out of time: the database never

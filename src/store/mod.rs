@@ -4,8 +4,9 @@
 //! dialect ([`dialect`]).
 //!
 //! Where each job lives:
-//! - the handle: [`Store`] (here); opening it: `pool.rs` ([`StoreOptions`]);
-//! - schema: `migrate.rs`; waiting for a database that is starting: `ready.rs`;
+//! - the handle: [`Store`] (here); opening it: `pool.rs` ([`StoreOptions`]), after
+//!   `url.rs` has checked the database URL;
+//! - schema: `migrate.rs` (checked first by `privileges.rs`; removed by [`uninstall`]); waiting for a database that is starting: `ready.rs`;
 //! - running SQL, counting and capturing statements: `exec.rs`; query plans: [`explain`];
 //! - SQL fragments shared by several queries (the identity scope, column lists, the
 //!   summary aggregate): `scope.rs`;
@@ -33,11 +34,14 @@ mod migrate;
 pub mod models;
 mod pool;
 mod pool_stats;
+pub mod privileges;
 mod ready;
 mod rollup;
 mod scope;
 mod summaries;
 pub mod tag_id;
+pub mod uninstall;
+mod url;
 mod users;
 pub mod validate;
 
@@ -53,6 +57,7 @@ pub use export::{AttackerCommands, SightingTag};
 pub use inspector::{
     DEFAULT_INSPECTOR_LIMIT, DEFAULT_RAW_TAG_LIMIT, InspectorScope, MAX_INSPECTOR_LIMIT,
 };
+pub use migrate::{AppliedMigration, MigrationReport, MigrationState};
 pub use models::*;
 use pool::Pool;
 pub use pool::{MYSQL_POOL, SQLITE_POOL, StoreOptions};

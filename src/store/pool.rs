@@ -62,9 +62,18 @@ impl Store {
     /// DECNET opens them (WAL, `synchronous=NORMAL`, 30 s busy timeout, no foreign keys).
     /// MySQL pools connect lazily so a database that is still starting is retried by
     /// [`Store::wait_ready`] rather than failing here.
+    /// The URL is checked first ([`super::url`]): an unsupported scheme, a MySQL URL
+    /// without a database or an SQLite file in a missing directory fail with a message
+    /// naming the value and the fix.
     pub async fn connect(url: &str, opts: &StoreOptions) -> Result<Self> {
-        let pool = match Dialect::of_url(url) {
-            Dialect::Sqlite => Pool::Sqlite(sqlite_pool(url, opts).await?),
+        let shown = crate::config::redact_url(url);
+        let pool = match super::url::check_database_url(url, &shown)? {
+            Dialect::Sqlite => Pool::Sqlite(sqlite_pool(url, opts).await.map_err(|e| match e {
+                StoreError::Database(e) => {
+                    StoreError::Config(format!("cannot open the SQLite database {shown}: {e}"))
+                }
+                e => e,
+            })?),
             Dialect::MySql => Pool::MySql(mysql_pool(url, opts)?),
         };
         Ok(Self {

@@ -23,7 +23,7 @@ impl Store {
     /// [`StoreError::Unavailable`] once `deadline` has passed; an attempt that is still
     /// connecting is cut off there (at most [`MIN_READY_ATTEMPT`] later), but a migration
     /// that has started is never interrupted.
-    pub async fn wait_ready(&self, deadline: Duration) -> Result<()> {
+    pub async fn wait_ready(&self, deadline: Duration) -> Result<super::MigrationReport> {
         let start = Instant::now();
         let mut delay = Duration::from_millis(250);
         let mut attempts = 0u32;
@@ -34,7 +34,7 @@ impl Store {
                 .max(MIN_READY_ATTEMPT);
             let err = match tokio::time::timeout(budget, self.probe()).await {
                 Ok(Ok(())) => match self.migrate().await {
-                    Ok(()) => {
+                    Ok(report) => {
                         if attempts > 1 {
                             tracing::info!(
                                 attempts,
@@ -42,7 +42,7 @@ impl Store {
                                 "database reachable"
                             );
                         }
-                        return Ok(());
+                        return Ok(report);
                     }
                     Err(e) if is_connection_error(&e) => e,
                     Err(e) => return Err(e),
@@ -82,12 +82,39 @@ impl Store {
     }
 
     /// One fresh connection (MySQL) or pooled round trip (SQLite), for `wait_ready`.
-    async fn probe(&self) -> Result<()> {
+    pub(crate) async fn probe(&self) -> Result<()> {
         match &self.pool {
             Pool::Sqlite(_) => self.ping().await,
             Pool::MySql(p) => {
                 let conn = p.connect_options().connect().await?;
                 let _ = conn.close().await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Readiness: one of ttpgraph's tables answers. `SELECT 1` alone stays happy when the
+    /// MariaDB database was dropped under the pool; on SQLite a fresh connection reads the
+    /// file (a pooled one may answer from its page cache after the file was damaged or
+    /// replaced). Callers bound it with a timeout (`http::readiness`).
+    pub async fn check_ready(&self) -> Result<()> {
+        const CHEAP: &str = "SELECT 1 FROM ttp_tag LIMIT 1";
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let opts = p.connect_options();
+                let file = opts.get_filename().to_string_lossy();
+                if file.is_empty() || file.contains(":memory:") || file.contains("mode=memory") {
+                    let _: Vec<(i64,)> = self.fetch_all(CHEAP, vec![]).await?;
+                    return Ok(());
+                }
+                let mut conn = opts.connect().await?;
+                let r = sqlx::query(CHEAP).fetch_optional(&mut conn).await;
+                let _ = conn.close().await;
+                r?;
+                Ok(())
+            }
+            Pool::MySql(_) => {
+                let _: Vec<(i64,)> = self.fetch_all(CHEAP, vec![]).await?;
                 Ok(())
             }
         }

@@ -4,12 +4,14 @@
 //! - `contention`: eight concurrent writers (store and GraphQL) plus readers, nothing lost.
 //! - `shared_sqlite`: a DECNET-like Python process writes the same SQLite file meanwhile.
 //! - `sigkill`: a process killed in the middle of a 60-chunk insert leaves no chunk behind.
+//! - `binlog`: migrating as a user that binary logging forbids to create triggers.
 //! - `outage`: MariaDB absent at start, killed and restarted under a live `Store`
 //!   (a private `mariadbd` on its own port and datadir; see `private_mariadb`).
 //!
 //! Child processes are this test binary re-run with `--exact <test>` and an environment
 //! variable that selects the child's body, as in `graphql_schema`.
 
+mod binlog;
 mod contention;
 mod outage;
 mod private_mariadb;

@@ -59,7 +59,7 @@ fn cases() -> u32 {
     std::env::var("TTPGRAPH_FUZZ_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(96)
+        .unwrap_or(if crate::support::slow_on() { 96 } else { 32 })
 }
 
 /// Responses that carried data (the fuzzers must reach execution, not only the parser).

@@ -233,6 +233,9 @@ async fn assert_identity_summary_is_the_scan(db: &TestDb) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_and_mariadb_answer_the_same() {
+    if !crate::support::slow("store_differential") {
+        return;
+    }
     let Some(my) = TestDb::new(Backend::MySql).await else {
         return;
     };

@@ -147,7 +147,7 @@ const INLINE_UNIQUE: &[&str] = &["ux_users_username"];
 
 /// Tables, indexes (name, uniqueness and columns in order) and triggers of a migrated
 /// database, one line each; sqlx's own bookkeeping table left out.
-async fn schema_objects(db: &TestDb) -> Vec<String> {
+pub(crate) async fn schema_objects(db: &TestDb) -> Vec<String> {
     let queries: &[&str] = match db.dialect {
         Dialect::Sqlite => &[
             r"SELECT 'table ' || name FROM sqlite_master
@@ -197,10 +197,13 @@ async fn sqlite_and_mysql_migrations_create_the_same_schema() {
     assert!(lite.len() >= 6, "the folder is read: {lite:?}");
     assert_eq!(lite, my, "the same migration files (versions and names)");
 
-    let Some(mysql) = TestDb::new(Backend::MySql).await else {
+    // Migrated here, not copied from the test run's template (TestDb::new).
+    let Some(mysql) = TestDb::empty(Backend::MySql).await else {
         return;
     };
-    let sqlite = TestDb::new(Backend::Sqlite).await.expect("sqlite");
+    let sqlite = TestDb::empty(Backend::Sqlite).await.expect("sqlite");
+    mysql.store.migrate().await.expect("mysql migrates");
+    sqlite.store.migrate().await.expect("sqlite migrates");
     let (a, b) = (schema_objects(&sqlite).await, schema_objects(&mysql).await);
     for needle in [
         "table ttp_tag",
@@ -223,4 +226,36 @@ async fn sqlite_and_mysql_migrations_create_the_same_schema() {
         only(&a, &b),
         only(&b, &a)
     );
+}
+
+/// The tests' migrated databases are copies of a template (`support::TestDb::new`): a copy
+/// must have exactly what migrating gives (tables, indexes, triggers, bookkeeping rows).
+#[tokio::test]
+async fn template_copies_equal_migrated_databases() {
+    for backend in [Backend::Sqlite, Backend::MySql] {
+        let Some(copy) = TestDb::new(backend).await else {
+            continue;
+        };
+        let migrated = TestDb::empty(backend).await.expect("same backend");
+        migrated.store.migrate().await.expect("migrates");
+        assert_eq!(
+            schema_objects(&copy).await,
+            schema_objects(&migrated).await,
+            "{backend:?}"
+        );
+        let versions = "SELECT version FROM _sqlx_migrations ORDER BY version";
+        assert_eq!(
+            copy.raw_column::<i64>(versions).await,
+            migrated.raw_column::<i64>(versions).await
+        );
+        assert!(
+            copy.store
+                .migrate()
+                .await
+                .expect("nothing to do")
+                .applied
+                .is_empty(),
+            "{backend:?}: the copy is fully migrated"
+        );
+    }
 }

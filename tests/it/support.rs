@@ -1,6 +1,6 @@
 //! Test databases: a fresh SQLite file or a fresh MariaDB database per test, so tests run
-//! in parallel. MySQL comes from `TTPGRAPH_TEST_MYSQL_URL`; without it MySQL tests skip
-//! (laptops), and `.ci/run` sets it, which makes them mandatory.
+//! in parallel. MySQL comes from `TTPGRAPH_TEST_MYSQL_URL` only; without it MySQL tests
+//! skip (said once), and `.ci/run` sets it, which makes them mandatory.
 
 pub mod http;
 
@@ -31,27 +31,53 @@ pub struct TestDb {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// Where a developer machine's MariaDB listens when nothing else is configured.
-const LOCAL_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
-
-/// The MariaDB server URL, or None when MySQL tests should skip. An explicit
-/// `TTPGRAPH_TEST_MYSQL_URL` (as `.ci/run` sets) is mandatory: the tests fail if it is
-/// unreachable. Without it, a local MariaDB on the default port is used when one answers.
+/// The MariaDB server URL from `TTPGRAPH_TEST_MYSQL_URL`, or None when MySQL tests should
+/// skip. Nothing else is tried: `cargo test` never creates databases on whatever answers
+/// on 127.0.0.1:3306 unless asked. Skipping is said once per run; a URL that is set but
+/// unreachable fails the tests that need it, naming it.
 pub fn mysql_server_url() -> Option<String> {
     static URL: OnceLock<Option<String>> = OnceLock::new();
     URL.get_or_init(|| {
-        if let Some(url) = std::env::var("TTPGRAPH_TEST_MYSQL_URL")
+        let url = std::env::var("TTPGRAPH_TEST_MYSQL_URL")
             .ok()
-            .filter(|s| !s.trim().is_empty())
-        {
-            return Some(url);
+            .filter(|s| !s.trim().is_empty());
+        if url.is_none() {
+            eprintln!(
+                "MariaDB tests skipped: TTPGRAPH_TEST_MYSQL_URL is not set \
+                 (e.g. TTPGRAPH_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test)"
+            );
         }
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 3306));
-        std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(300))
-            .ok()
-            .map(|_| LOCAL_MYSQL_URL.to_owned())
+        url
     })
     .clone()
+}
+
+/// Whether the slow suites run: `TTPGRAPH_SLOW=1` (`.ci/run` always sets it). They are
+/// the stress sizes, the fault suites (private MariaDB servers, child processes, SIGKILL),
+/// and the full fuzz case counts; the default run keeps to what a developer needs after
+/// every edit. A skipped suite says so once.
+pub fn slow(suite: &str) -> bool {
+    let on = slow_on();
+    if !on {
+        eprintln!("skipped {suite}: a slow suite (TTPGRAPH_SLOW=1 runs it)");
+    }
+    on
+}
+
+/// `TTPGRAPH_SLOW=1` without the skip line: for suites that only scale down by default.
+pub fn slow_on() -> bool {
+    std::env::var("TTPGRAPH_SLOW").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Connects to the test server, failing with a message that names the URL.
+pub async fn mysql_admin(server: &str) -> MySqlPool {
+    match MySqlPool::connect(server).await {
+        Ok(p) => p,
+        Err(e) => panic!(
+            "TTPGRAPH_TEST_MYSQL_URL={server} is set but not reachable: {e} \
+             (start MariaDB there, or unset the variable to skip the MariaDB tests)"
+        ),
+    }
 }
 
 /// Binds `$p` to a fresh pool on `$db`'s database in its own dialect (another client, not
@@ -76,73 +102,79 @@ macro_rules! with_raw_pool {
 }
 
 impl TestDb {
-    /// A fresh database on `backend`, or None (MySQL without a configured server).
+    /// A fresh, migrated database on `backend`, or None (MySQL without a configured
+    /// server). It is a copy of a template migrated once per test run (the SQLite file's
+    /// bytes; on MariaDB every table, row and trigger of a template database), which is
+    /// much cheaper than migrating each one; tests of the migrations themselves start
+    /// from [`TestDb::empty`].
     pub async fn new(backend: Backend) -> Option<Self> {
-        let db = Self::empty(backend).await?;
-        db.store
-            .migrate()
-            .await
-            .expect("migrations run on a fresh database");
-        Some(db)
+        match backend {
+            Backend::Sqlite => Some(Self::sqlite(Some(sqlite_template())).await),
+            Backend::MySql => Self::mysql(true).await,
+        }
     }
 
     /// A fresh database without ttpgraph's migrations (to play DECNET's part).
     pub async fn empty(backend: Backend) -> Option<Self> {
         match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}", dir.path().join("t.db").display());
-                let store = Store::connect(&url, &StoreOptions::default())
-                    .await
-                    .expect("open sqlite");
-                Some(Self {
-                    store,
-                    url,
-                    dialect: Dialect::Sqlite,
-                    _dir: Some(dir),
-                    mysql_admin: None,
-                })
-            }
-            Backend::MySql => {
-                let Some(server) = mysql_server_url() else {
-                    eprintln!(
-                        "skipped: no MariaDB (set TTPGRAPH_TEST_MYSQL_URL or start one on 127.0.0.1:3306)"
-                    );
-                    return None;
-                };
-                let name = format!(
-                    "ttpg_t_{}_{}_{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::Relaxed),
-                    rand::random::<u32>()
-                );
-                let admin = MySqlPool::connect(&server)
-                    .await
-                    .expect("TTPGRAPH_TEST_MYSQL_URL must be reachable");
-                sqlx::query(AssertSqlSafe(format!("CREATE DATABASE `{name}`")))
-                    .execute(&admin)
-                    .await
-                    .expect("create test database");
-                admin.close().await;
-                let url = with_database(&server, &name);
-                let store = Store::connect(
-                    &url,
-                    &StoreOptions {
-                        max_connections: Some(8),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .expect("open mysql");
-                Some(Self {
-                    store,
-                    url,
-                    dialect: Dialect::MySql,
-                    _dir: None,
-                    mysql_admin: Some((server, name)),
-                })
-            }
+            Backend::Sqlite => Some(Self::sqlite(None).await),
+            Backend::MySql => Self::mysql(false).await,
         }
+    }
+
+    async fn sqlite(template: Option<&[u8]>) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("t.db");
+        if let Some(bytes) = template {
+            std::fs::write(&file, bytes).expect("copy the template");
+        }
+        let url = format!("sqlite://{}", file.display());
+        let store = Store::connect(&url, &StoreOptions::default())
+            .await
+            .expect("open sqlite");
+        Self {
+            store,
+            url,
+            dialect: Dialect::Sqlite,
+            _dir: Some(dir),
+            mysql_admin: None,
+        }
+    }
+
+    async fn mysql(migrated: bool) -> Option<Self> {
+        let server = mysql_server_url()?;
+        let name = format!(
+            "ttpg_t_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            rand::random::<u32>()
+        );
+        let admin = mysql_admin(&server).await;
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE `{name}`")))
+            .execute(&admin)
+            .await
+            .expect("create test database");
+        let url = with_database(&server, &name);
+        if migrated {
+            copy_mysql_template(&admin, &url, mysql_template(&server), &name).await;
+        }
+        admin.close().await;
+        let store = Store::connect(
+            &url,
+            &StoreOptions {
+                max_connections: Some(8),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("open mysql");
+        Some(Self {
+            store,
+            url,
+            dialect: Dialect::MySql,
+            _dir: None,
+            mysql_admin: Some((server, name)),
+        })
     }
 
     /// Runs raw SQL as another client would (DECNET writing its own rows).
@@ -183,6 +215,137 @@ impl TestDb {
     pub async fn raw_i64(&self, sql: &str) -> i64 {
         self.raw_scalar(sql).await
     }
+}
+
+/// Runs `f` to completion on a runtime of its own thread: the templates are made once
+/// per process, whichever test's runtime asks first (a pool must not outlive its runtime).
+fn on_own_runtime<T: Send + 'static>(
+    f: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    })
+    .join()
+    .expect("template thread")
+}
+
+/// The bytes of a migrated, empty SQLite database (closed, so its WAL is checkpointed).
+fn sqlite_template() -> &'static [u8] {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    BYTES.get_or_init(|| {
+        on_own_runtime(async {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let file = dir.path().join("template.db");
+            let url = format!("sqlite://{}", file.display());
+            let store = Store::connect(&url, &StoreOptions::default())
+                .await
+                .expect("open the template");
+            store.migrate().await.expect("migrate the template");
+            store.close().await;
+            std::fs::read(&file).expect("read the template")
+        })
+    })
+}
+
+/// A MariaDB database migrated once per process (`ttpg_tpl_<pid>_…`). Templates left by
+/// earlier runs whose process is gone are dropped first (only those: other runs on the
+/// same server keep theirs).
+fn mysql_template(server: &str) -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    let server = server.to_owned();
+    NAME.get_or_init(|| {
+        on_own_runtime(async move {
+            let admin = mysql_admin(&server).await;
+            let old: Vec<String> = sqlx::query_scalar(
+                "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'ttpg\\_tpl\\_%'",
+            )
+            .fetch_all(&admin)
+            .await
+            .expect("list templates");
+            for db in old {
+                let pid = db.split('_').nth(2).unwrap_or("");
+                if !pid.is_empty() && !std::path::Path::new("/proc").join(pid).exists() {
+                    let _ = sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{db}`")))
+                        .execute(&admin)
+                        .await;
+                }
+            }
+            let name = format!("ttpg_tpl_{}_{}", std::process::id(), rand::random::<u32>());
+            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE `{name}`")))
+                .execute(&admin)
+                .await
+                .expect("create the template");
+            admin.close().await;
+            let store = Store::connect(&with_database(&server, &name), &StoreOptions::default())
+                .await
+                .expect("open the template");
+            store.migrate().await.expect("migrate the template");
+            store.close().await;
+            name
+        })
+    })
+}
+
+/// Recreates every table (`SHOW CREATE TABLE`: columns, keys, checks, collations), row and
+/// trigger of `template` in the empty database `name` (at `url`).
+async fn copy_mysql_template(admin: &MySqlPool, url: &str, template: &str, name: &str) {
+    use sqlx::{Connection, Row};
+    let mut conn = sqlx::mysql::MySqlConnection::connect(url)
+        .await
+        .expect("connect to the copy");
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name FROM information_schema.tables \
+         WHERE table_schema = ? AND table_type = 'BASE TABLE' ORDER BY table_name",
+    )
+    .bind(template)
+    .fetch_all(admin)
+    .await
+    .expect("template tables");
+    for t in &tables {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SHOW CREATE TABLE `{template}`.`{t}`"
+        )))
+        .fetch_one(admin)
+        .await
+        .expect("show create table");
+        let ddl: String = row.try_get(1).expect("DDL");
+        sqlx::raw_sql(AssertSqlSafe(ddl))
+            .execute(&mut conn)
+            .await
+            .expect("create table");
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "INSERT INTO `{name}`.`{t}` SELECT * FROM `{template}`.`{t}`"
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("copy rows");
+    }
+    let triggers: Vec<String> = sqlx::query_scalar(
+        "SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = ? \
+         ORDER BY event_object_table, action_timing, event_manipulation, action_order",
+    )
+    .bind(template)
+    .fetch_all(admin)
+    .await
+    .expect("template triggers");
+    for t in &triggers {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SHOW CREATE TRIGGER `{template}`.`{t}`"
+        )))
+        .fetch_one(admin)
+        .await
+        .expect("show create trigger");
+        let ddl: String = row.try_get("SQL Original Statement").expect("trigger DDL");
+        sqlx::raw_sql(AssertSqlSafe(ddl))
+            .execute(&mut conn)
+            .await
+            .expect("create trigger");
+    }
+    let _ = conn.close().await;
 }
 
 /// What a raw query's column may be decoded as on `DB`.

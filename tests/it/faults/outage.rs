@@ -168,6 +168,9 @@ fn assert_clean_outage_error(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_down_at_start_then_killed_and_restarted_under_a_live_store() {
+    if !crate::support::slow("faults::outage") {
+        return;
+    }
     let total = Instant::now();
     let mut srv = match PrivateMariaDb::init() {
         Ok(Some(s)) => s,

@@ -76,6 +76,12 @@ pub struct PrivateMariaDb {
     child: Option<Child>,
     /// How long `mariadb-install-db` took.
     pub init_time: Duration,
+    /// Extra server options (e.g. `--log-bin`), set before [`PrivateMariaDb::start`].
+    pub extra_args: Vec<String>,
+    /// Enforce privileges (no `--skip-grant-tables`); users come from `extra_init_sql`.
+    pub grant_tables: bool,
+    /// Run at every start by `--init-file`, after the database is created (users, grants).
+    pub extra_init_sql: String,
 }
 
 impl PrivateMariaDb {
@@ -120,22 +126,25 @@ impl PrivateMariaDb {
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
-        std::fs::write(
-            dir.path().join("init.sql"),
-            format!("CREATE DATABASE IF NOT EXISTS {DATABASE};\n"),
-        )
-        .map_err(|e| e.to_string())?;
         Ok(Some(Self {
             dir,
             server,
             port: free_port(),
             child: None,
             init_time: started.elapsed(),
+            extra_args: Vec::new(),
+            grant_tables: false,
+            extra_init_sql: String::new(),
         }))
     }
 
     pub fn url(&self) -> String {
         format!("mysql://root@127.0.0.1:{}/{DATABASE}", self.port)
+    }
+
+    /// The URL of `user` (password `pass`) on the test database.
+    pub fn url_as(&self, user: &str, pass: &str) -> String {
+        format!("mysql://{user}:{pass}@127.0.0.1:{}/{DATABASE}", self.port)
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -145,6 +154,14 @@ impl PrivateMariaDb {
     /// Starts `mariadbd` on the datadir and port (again after a kill: crash recovery).
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "server already running");
+        std::fs::write(
+            self.path("init.sql"),
+            format!(
+                "CREATE DATABASE IF NOT EXISTS {DATABASE};\n{}\n",
+                self.extra_init_sql
+            ),
+        )
+        .expect("write init.sql");
         let p = |n: &str| self.path(n).display().to_string();
         let mut cmd = Command::new(&self.server);
         cmd.arg("--no-defaults")
@@ -155,9 +172,10 @@ impl PrivateMariaDb {
             .arg(format!("--tmpdir={}", self.dir.path().display()))
             .arg(format!("--init-file={}", p("init.sql")))
             .arg(format!("--port={}", self.port))
+            .args(self.extra_args.iter())
+            .args((!self.grant_tables).then_some("--skip-grant-tables"))
             .args([
                 "--bind-address=127.0.0.1",
-                "--skip-grant-tables",
                 "--skip-name-resolve",
                 "--performance-schema=OFF",
                 "--innodb-log-file-size=8M",
@@ -174,8 +192,14 @@ impl PrivateMariaDb {
 
     /// Waits until the server completes a real handshake; returns how long that took.
     pub async fn wait_accepting(&mut self, within: Duration) -> Duration {
-        let started = Instant::now();
         let url = self.url();
+        self.wait_accepting_as(&url, within).await
+    }
+
+    /// [`PrivateMariaDb::wait_accepting`] for a handshake as the user of `url`.
+    pub async fn wait_accepting_as(&mut self, url: &str, within: Duration) -> Duration {
+        let started = Instant::now();
+        let url = url.to_owned();
         loop {
             if let Ok(c) = MySqlConnection::connect(&url).await {
                 let _ = c.close().await;

@@ -80,6 +80,9 @@ fn python_ok() -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decnet_writer_process_and_ttpgraph_share_the_sqlite_file() {
+    if !crate::support::slow("faults::shared_sqlite") {
+        return;
+    }
     if !python_ok() {
         eprintln!("skipped: python3 with its sqlite3 module is not available");
         return;

@@ -144,6 +144,9 @@ async fn sigkill_mid_insert(backend: Backend, test: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_insert_leaves_no_partial_chunk_sqlite() {
+    if !crate::support::slow("faults::sigkill") {
+        return;
+    }
     sigkill_mid_insert(
         Backend::Sqlite,
         "faults::sigkill::sigkill_mid_insert_leaves_no_partial_chunk_sqlite",
@@ -153,6 +156,9 @@ async fn sigkill_mid_insert_leaves_no_partial_chunk_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_insert_leaves_no_partial_chunk_mysql() {
+    if !crate::support::slow("faults::sigkill") {
+        return;
+    }
     sigkill_mid_insert(
         Backend::MySql,
         "faults::sigkill::sigkill_mid_insert_leaves_no_partial_chunk_mysql",
