@@ -365,3 +365,37 @@ contract!(
         assert_identity_scope_matches(&db, "after the migration ran again").await;
     }
 );
+
+// The DECNET-shaped demo fleet: a heavy identity of many attackers, most identities of a
+// few, re-clustered after tagging through the triggers, and the summary still the scan.
+contract!(
+    decnet_shaped_fleet_is_clustered_and_reclustered,
+    |db| async move {
+        let s = &db.store;
+        let cfg = ttpgraph::demo::DemoConfig {
+            seed: 5,
+            attackers: 3_000,
+            tags: 20_000,
+            batch: 5_000,
+        };
+        let summary = ttpgraph::demo::fill_shaped(s, &cfg, ttpgraph::demo::Shape::Decnet, |_| {})
+            .await
+            .expect("decnet-shaped demo");
+        assert!(
+            summary.reclustered.attackers_moved > 30 && summary.reclustered.identities_merged > 3,
+            "{summary:?}"
+        );
+        let sizes: Vec<i64> = db
+            .raw_column(
+                "SELECT COUNT(*) FROM attackers WHERE identity_id IS NOT NULL \
+             GROUP BY identity_id ORDER BY COUNT(*)",
+            )
+            .await;
+        let (median, max) = (sizes[sizes.len() / 2], sizes[sizes.len() - 1]);
+        assert!(
+            median <= 3 && max >= 20,
+            "median {median}, max {max} attackers per identity"
+        );
+        assert_identity_scope_matches(&db, "after the decnet-shaped demo").await;
+    }
+);
