@@ -40,6 +40,12 @@ pub const TTPGRAPH_OBJECTS: &[Object] = &[
     // 0003: summaries kept by triggers on ttp_tag.
     Object::Trigger("trg_ttp_tag_rollups_insert"),
     Object::Trigger("trg_ttp_tag_rollups_delete"),
+    // 0007: the identity-scope summary, kept by triggers on ttp_tag and attackers.
+    Object::Trigger("trg_ttp_tag_identity_scope_insert"),
+    Object::Trigger("trg_ttp_tag_identity_scope_delete"),
+    Object::Trigger("trg_attackers_identity_scope_insert"),
+    Object::Trigger("trg_attackers_identity_scope_update"),
+    Object::Trigger("trg_attackers_identity_scope_delete"),
     // 0004, 0005: covering indexes on ttp_tag.
     Object::Index {
         table: "ttp_tag",
@@ -57,6 +63,8 @@ pub const TTPGRAPH_OBJECTS: &[Object] = &[
     Object::Table("ttp_fleet_rollup"),
     Object::Table("ttp_attacker_rollup"),
     Object::Table("ttp_identity_rollup"),
+    // 0007.
+    Object::Table("ttp_identity_scope_rollup"),
     // sqlx's bookkeeping: without it the next `migrate` installs everything again.
     Object::Table("_sqlx_migrations"),
 ];
