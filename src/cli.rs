@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::auth::users::{create_user, mint_for_username};
 use crate::auth::{Authenticator, JwtSecret, Role, check_listen};
 use crate::config::{
-    HttpOptions, Limits, SchemaOptions, Secret, ServeOptions, ServerConfig, database_url,
+    HttpOptions, Limits, SchemaOptions, Secret, ServeOptions, ServerConfig,
     jwt_secret, parse_duration, parse_listen, redact_url,
 };
 use crate::demo::{DemoConfig, Shape, fill_shaped};

@@ -25,7 +25,7 @@ use axum::routing::get;
 
 use crate::auth::Authenticator;
 use crate::config::ServerConfig;
-use crate::graphql::{AppSchema, build_schema};
+use crate::graphql::AppSchema;
 use crate::store::Store;
 
 pub use crate::config::{HttpOptions, ServeOptions};

@@ -41,6 +41,7 @@ fn config(addr: SocketAddr) -> ServerConfig {
         schema: Default::default(),
         http: HttpOptions::default(),
         serve: ServeOptions::default(),
+        metrics_listen: None,
     }
 }
 
