@@ -72,7 +72,7 @@ def main():
                 out = json.loads(r.read())
             return time.perf_counter() - t, out
 
-        _, page = gql("{ identities(first: 100) { nodes { id techniques { count } attackers { id techniques { count } } } } }", {})
+        _, page = gql("{ identities(first: 20) { nodes { id techniques { count } attackers { id techniques { count } } } } }", {})
         nodes = page["data"]["identities"]["nodes"]
         ident = max(nodes, key=lambda n: sum(t["count"] for t in n["techniques"]))
         attacker = max(ident["attackers"], key=lambda n: sum(t["count"] for t in n["techniques"]))

@@ -21,6 +21,7 @@ impl AttackGroup {
     async fn stix_id(&self) -> &str {
         &self.0.stix_id
     }
+    /// MITRE's name (`APT28`).
     async fn name(&self) -> &str {
         &self.0.name
     }
@@ -32,9 +33,11 @@ impl AttackGroup {
     async fn url(&self) -> &str {
         &self.0.url
     }
+    /// MITRE replaced it with another group.
     async fn revoked(&self) -> bool {
         self.0.revoked
     }
+    /// MITRE no longer maintains it.
     async fn deprecated(&self) -> bool {
         self.0.deprecated
     }
@@ -62,6 +65,7 @@ pub struct GroupSimilarity(pub GroupMatch);
 /// incomplete, and commodity techniques are shared by many groups.
 #[Object]
 impl GroupSimilarity {
+    /// The group.
     async fn group(&self) -> AttackGroup {
         AttackGroup(self.0.group)
     }
