@@ -25,6 +25,11 @@ pub const FLEET_ROWS: usize = 100;
 /// Tags the kill chain of one identity is costed at: it loads every decky-tagged tag of
 /// the identity to compute first/last phases, whatever part of it is selected.
 pub const KILL_CHAIN_ROWS: usize = 100;
+/// `totalCount`: one statement that reads every key of the filtered list (its size is
+/// not known before), weighted like ten rows.
+pub const TOTAL_COUNT: usize = 10 * ROW;
+/// A `node(id)` look-up: up to seven keyed reads (three tables, then the tags).
+pub const NODE_LOOKUP: usize = 7;
 /// Extra weight of a field whose value may be large (a tag's evidence).
 pub const LARGE_VALUE: usize = ROW;
 

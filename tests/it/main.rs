@@ -11,6 +11,7 @@ mod graphql_batching;
 mod graphql_input;
 mod graphql_mutation;
 mod graphql_nodes;
+mod graphql_pivots;
 mod graphql_schema;
 mod guards;
 mod http;
