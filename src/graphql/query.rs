@@ -288,6 +288,7 @@ impl QueryRoot {
     #[graphql(
         complexity = "cost::sized(limit, DEFAULT_INSPECTOR_LIMIT as usize, MAX_INSPECTOR_LIMIT as usize, child_complexity)"
     )]
+    #[allow(clippy::too_many_arguments)]
     async fn inspect(
         &self,
         ctx: &Context<'_>,

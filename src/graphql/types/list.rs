@@ -193,9 +193,13 @@ pub struct CampaignFilterInput {
 /// `active` is `EVENT_COUNT`; `TAG_COUNT` counts technique tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 pub enum AttackerOrderField {
+    /// Latest event (`lastSeen`).
     LastSeen,
+    /// First event (`firstSeen`).
     FirstSeen,
+    /// Events recorded (`eventCount`).
     EventCount,
+    /// Technique tags on the IP (`tagCount`).
     TagCount,
     /// The IP's text, as DECNET stores it (`10.0.0.10` before `10.0.0.9`).
     Ip,
@@ -204,7 +208,9 @@ pub enum AttackerOrderField {
 /// Order of the attacker list (ties by uuid, in the same direction).
 #[derive(InputObject)]
 pub struct AttackerOrderInput {
+    /// What to sort by.
     pub field: AttackerOrderField,
+    /// Which way (default: descending).
     #[graphql(default)]
     pub direction: OrderDirection,
 }
@@ -212,16 +218,22 @@ pub struct AttackerOrderInput {
 /// What identities can be ordered by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 pub enum IdentityOrderField {
+    /// Latest observation (`lastSeenAt`).
     LastSeen,
+    /// First observation (`firstSeenAt`).
     FirstSeen,
+    /// Events attributed (`observationCount`).
     ObservationCount,
+    /// DECNET's clustering confidence.
     Confidence,
 }
 
 /// Order of the identity list (ties by uuid, in the same direction).
 #[derive(InputObject)]
 pub struct IdentityOrderInput {
+    /// What to sort by.
     pub field: IdentityOrderField,
+    /// Which way (default: descending).
     #[graphql(default)]
     pub direction: OrderDirection,
 }
@@ -229,16 +241,22 @@ pub struct IdentityOrderInput {
 /// What campaigns can be ordered by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 pub enum CampaignOrderField {
+    /// Latest observation (`lastSeenAt`).
     LastSeen,
+    /// First observation (`firstSeenAt`).
     FirstSeen,
+    /// Identities DECNET counts in it.
     IdentityCount,
+    /// DECNET's linking confidence.
     Confidence,
 }
 
 /// Order of the campaign list (ties by uuid, in the same direction).
 #[derive(InputObject)]
 pub struct CampaignOrderInput {
+    /// What to sort by.
     pub field: CampaignOrderField,
+    /// Which way (default: descending).
     #[graphql(default)]
     pub direction: OrderDirection,
 }

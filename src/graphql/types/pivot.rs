@@ -34,7 +34,9 @@ pub enum TechniquePivotOrderField {
 /// sighting first.
 #[derive(async_graphql::InputObject)]
 pub struct TechniquePivotOrder {
+    /// What to sort by.
     pub field: TechniquePivotOrderField,
+    /// Which way (default: descending).
     #[graphql(default)]
     pub direction: OrderDirection,
 }
