@@ -302,5 +302,6 @@ pub fn parse_filter(
     Ok(TechniqueFilter {
         min_confidence,
         tactics: ids,
+        ..TechniqueFilter::default()
     })
 }

@@ -33,6 +33,11 @@ pub const GROUP_TECHNIQUE_ROWS: usize = 100;
 /// A STIX bundle or MISP event of one scope: its rollup plus up to 2,000 tags read for
 /// sightings (an attacker's), each becoming an object of the document.
 pub const EXPORT_COST: usize = (2000 + SCOPE_ROWS) * (ROW + 1) + 1;
+/// `totalCount`: one statement that reads every key of the filtered list (its size is
+/// not known before), weighted like ten rows.
+pub const TOTAL_COUNT: usize = 10 * ROW;
+/// A `node(id)` look-up: up to seven keyed reads (three tables, then the tags).
+pub const NODE_LOOKUP: usize = 7;
 /// Extra weight of a field whose value may be large (a tag's evidence).
 pub const LARGE_VALUE: usize = ROW;
 

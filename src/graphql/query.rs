@@ -12,16 +12,23 @@ use super::types::campaign::CampaignNode;
 use super::types::catalog::{AttackTactic, AttackTechnique};
 use super::types::group::AttackGroup;
 use super::types::identity::IdentityNode;
-use super::types::page::{
-    AttackerConnection, CampaignConnection, IdentityConnection, keyset_page, page_cost,
+use super::types::list::{
+    AttackerFilterInput, AttackerOrderInput, CampaignFilterInput, CampaignOrderInput,
+    IdentityFilterInput, IdentityOrderInput, PageArgs, attacker_order, campaign_order, connection,
+    identity_order, order_tag, slice, two_way_cost,
 };
+use super::types::node::{self, Node};
+use super::types::page::{AttackerConnection, CampaignConnection, IdentityConnection};
+use super::types::scalars::DateTime;
 use super::types::session::SessionNode;
 use super::types::tag::TagNode;
-use super::types::technique::{FleetTechniqueUsage, filter_key};
+use super::types::technique::{FleetTechniqueUsage, TechniqueArgs, check_window, technique_filter};
+use super::types::total::Total;
 use super::{limits, rc};
 use crate::attack::catalog;
 use crate::store::context::TagAnchor;
-use crate::store::{DEFAULT_INSPECTOR_LIMIT, MAX_INSPECTOR_LIMIT, TechniqueFilter};
+use crate::store::{DEFAULT_INSPECTOR_LIMIT, MAX_INSPECTOR_LIMIT, Timestamp};
+use std::sync::Arc;
 
 /// Which tags the inspector reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -105,67 +112,152 @@ impl QueryRoot {
         Ok(tagged.then_some(SessionNode { id: id.0 }))
     }
 
-    /// Identities in uuid order, without those merged into another.
-    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    /// Identities without those merged into another, filtered and ordered (uuid order
+    /// without `orderBy`), paged forward (`first`/`after`) or backward (`last`/`before`).
+    #[graphql(complexity = "two_way_cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
     async fn identities(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Page size (default 20, at most the server's page limit).")] first: Option<
-            i32,
-        >,
+        #[graphql(desc = "Page size, forward (default 20, at most the server's page limit).")]
+        first: Option<i32>,
         #[graphql(desc = "Cursor of the last node of the previous page.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size, backward (the nodes just before `before`, or the last ones)."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first node of the next page.")] before: Option<String>,
+        #[graphql(desc = "Which identities (all fields must hold).")] filter: Option<
+            IdentityFilterInput,
+        >,
+        #[graphql(desc = "Order (default: uuid ascending).")] order_by: Option<IdentityOrderInput>,
     ) -> Result<IdentityConnection> {
-        let store = &rc(ctx)?.store;
-        keyset_page(
-            limits(ctx),
+        let f = Arc::new(filter.unwrap_or_default().into_store()?);
+        let (order, dir) = identity_order(order_by);
+        let tag = order_tag("identities", order, dir);
+        let page_args = PageArgs {
             first,
             after,
-            async |after: Option<String>, n| Ok(store.list_identities(after.as_deref(), n).await?),
-            |r| (r.uuid.clone(), IdentityNode { id: r.uuid }),
-        )
-        .await
+            last,
+            before,
+        };
+        let s = slice(limits(ctx), &tag, dir, &page_args)?;
+        let page = rc(ctx)?.store.search_identities(&f, order, &s).await?;
+        Ok(connection(
+            page,
+            &tag,
+            |r| IdentityNode { id: r.uuid },
+            Total::Identities(f),
+        ))
     }
 
-    /// Attackers (IPs) in uuid order.
-    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    /// Attackers (IPs), filtered and ordered (uuid order without `orderBy`), paged
+    /// forward (`first`/`after`) or backward (`last`/`before`). DECNET's attacker list
+    /// (`search`, `sort_by=recent|active`, `service`, total) is `filter: {search, service}`,
+    /// `orderBy: {field: LAST_SEEN | EVENT_COUNT}` and `totalCount`.
+    #[graphql(complexity = "two_way_cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
     async fn attackers(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Page size (default 20, at most the server's page limit).")] first: Option<
-            i32,
-        >,
+        #[graphql(desc = "Page size, forward (default 20, at most the server's page limit).")]
+        first: Option<i32>,
         #[graphql(desc = "Cursor of the last node of the previous page.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size, backward (the nodes just before `before`, or the last ones)."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first node of the next page.")] before: Option<String>,
+        #[graphql(desc = "Which attackers (all fields must hold).")] filter: Option<
+            AttackerFilterInput,
+        >,
+        #[graphql(desc = "Order (default: uuid ascending).")] order_by: Option<AttackerOrderInput>,
     ) -> Result<AttackerConnection> {
-        let store = &rc(ctx)?.store;
-        keyset_page(
-            limits(ctx),
+        let f = Arc::new(filter.unwrap_or_default().into_store()?);
+        let (order, dir) = attacker_order(order_by);
+        let tag = order_tag("attackers", order, dir);
+        let page_args = PageArgs {
             first,
             after,
-            async |after: Option<String>, n| Ok(store.list_attackers(after.as_deref(), n).await?),
-            |r| (r.uuid.clone(), AttackerNode::from_row(r)),
-        )
-        .await
+            last,
+            before,
+        };
+        let s = slice(limits(ctx), &tag, dir, &page_args)?;
+        let page = rc(ctx)?.store.search_attackers(&f, order, &s).await?;
+        Ok(connection(
+            page,
+            &tag,
+            AttackerNode::from_row,
+            Total::Attackers(f),
+        ))
     }
 
-    /// Campaigns in uuid order, without those merged into another.
-    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    /// Campaigns without those merged into another, filtered and ordered (uuid order
+    /// without `orderBy`), paged forward (`first`/`after`) or backward (`last`/`before`).
+    #[graphql(complexity = "two_way_cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
     async fn campaigns(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Page size (default 20, at most the server's page limit).")] first: Option<
-            i32,
-        >,
+        #[graphql(desc = "Page size, forward (default 20, at most the server's page limit).")]
+        first: Option<i32>,
         #[graphql(desc = "Cursor of the last node of the previous page.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size, backward (the nodes just before `before`, or the last ones)."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first node of the next page.")] before: Option<String>,
+        #[graphql(desc = "Which campaigns (all fields must hold).")] filter: Option<
+            CampaignFilterInput,
+        >,
+        #[graphql(desc = "Order (default: uuid ascending).")] order_by: Option<CampaignOrderInput>,
     ) -> Result<CampaignConnection> {
-        let store = &rc(ctx)?.store;
-        keyset_page(
-            limits(ctx),
+        let f = Arc::new(filter.unwrap_or_default().into_store()?);
+        let (order, dir) = campaign_order(order_by);
+        let tag = order_tag("campaigns", order, dir);
+        let page_args = PageArgs {
             first,
             after,
-            async |after: Option<String>, n| Ok(store.list_campaigns(after.as_deref(), n).await?),
-            |r| (r.uuid.clone(), CampaignNode { id: r.uuid }),
-        )
-        .await
+            last,
+            before,
+        };
+        let s = slice(limits(ctx), &tag, dir, &page_args)?;
+        let page = rc(ctx)?.store.search_campaigns(&f, order, &s).await?;
+        Ok(connection(
+            page,
+            &tag,
+            |r| CampaignNode { id: r.uuid },
+            Total::Campaigns(f),
+        ))
+    }
+
+    /// Any identity, attacker, campaign or session by the `id` its type returns (DECNET's
+    /// uuids are unique across its tables; a session's id is its recorder id). Null when
+    /// nothing knows the id. Rows are looked up first, then the tags.
+    #[graphql(complexity = "cost::NODE_LOOKUP + child_complexity")]
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An `id` an Identity, Attacker, Campaign or Session returned.")] id: ID,
+    ) -> Result<Option<Node>> {
+        node::lookup(ctx, &id.0).await
+    }
+
+    /// [`node`] for many ids at once (at most the page limit), in the order given; null
+    /// where an id is unknown.
+    #[graphql(complexity = "ids.len().saturating_mul(cost::NODE_LOOKUP + child_complexity)")]
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Ids as the node types return them.")] ids: Vec<ID>,
+    ) -> Result<Vec<Option<Node>>> {
+        let max = limits(ctx).max_page_size;
+        if ids.len() > max {
+            return Err(bad_input(format!("at most {max} ids, got {}", ids.len())));
+        }
+        let found =
+            futures_util::future::join_all(ids.iter().map(|id| node::lookup(ctx, &id.0))).await;
+        found.into_iter().collect()
     }
 
     /// Every technique seen in the fleet, with counts and the latest sighting.
@@ -178,8 +270,15 @@ impl QueryRoot {
             desc = "Only tags of these tactics (ids like TA0006 or names like credential-access)."
         )]
         tactics: Option<Vec<String>>,
+        #[graphql(desc = "Only tags written at or after this instant.")] since: Option<DateTime>,
+        #[graphql(desc = "Only tags written before this instant.")] until: Option<DateTime>,
     ) -> Result<Vec<FleetTechniqueUsage>> {
-        let filter = TechniqueFilter::from(&filter_key(min_confidence, tactics)?);
+        let filter = technique_filter(TechniqueArgs {
+            min_confidence,
+            tactics,
+            since,
+            until,
+        })?;
         let rows = rc(ctx)?.store.fleet_techniques(&filter).await?;
         Ok(rows.into_iter().map(FleetTechniqueUsage).collect())
     }
@@ -190,6 +289,7 @@ impl QueryRoot {
     #[graphql(
         complexity = "cost::sized(limit, DEFAULT_INSPECTOR_LIMIT as usize, MAX_INSPECTOR_LIMIT as usize, child_complexity)"
     )]
+    #[allow(clippy::too_many_arguments)]
     async fn inspect(
         &self,
         ctx: &Context<'_>,
@@ -200,7 +300,10 @@ impl QueryRoot {
             String,
         >,
         #[graphql(desc = "At most this many rows, 1..=1000 (default 200).")] limit: Option<i32>,
+        #[graphql(desc = "Only tags written at or after this instant.")] since: Option<DateTime>,
+        #[graphql(desc = "Only tags written before this instant.")] until: Option<DateTime>,
     ) -> Result<Vec<TagNode>> {
+        check_window(since, until)?;
         let limit = i64::from(limit.unwrap_or(DEFAULT_INSPECTOR_LIMIT as i32));
         if !(1..=MAX_INSPECTOR_LIMIT).contains(&limit) {
             return Err(bad_input(format!(
@@ -209,11 +312,12 @@ impl QueryRoot {
         }
         let rows = rc(ctx)?
             .store
-            .inspect(
+            .inspect_window(
                 scope.into(),
                 &id.0,
                 technique_id.trim(),
                 sub_technique_id.as_deref().map(str::trim),
+                (since.map(|d| Timestamp(d.0)), until.map(|d| Timestamp(d.0))),
                 limit,
             )
             .await?;

@@ -36,6 +36,29 @@ impl Store {
         sub_technique_id: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Tag>> {
+        self.inspect_window(
+            scope,
+            id,
+            technique_id,
+            sub_technique_id,
+            (None, None),
+            limit,
+        )
+        .await
+    }
+
+    /// [`Store::inspect`] within a time window: tags written at or after `window.0` and
+    /// before `window.1` (either open). The window is a range on the covering indexes'
+    /// time column, so the newest keys still come from the index alone.
+    pub async fn inspect_window(
+        &self,
+        scope: InspectorScope,
+        id: &str,
+        technique_id: &str,
+        sub_technique_id: Option<&str>,
+        window: (Option<Timestamp>, Option<Timestamp>),
+        limit: i64,
+    ) -> Result<Vec<Tag>> {
         if !(1..=MAX_INSPECTOR_LIMIT).contains(&limit) {
             return Err(StoreError::InvalidArgument(format!(
                 "limit must be between 1 and {MAX_INSPECTOR_LIMIT}, got {limit}"
@@ -54,6 +77,14 @@ impl Store {
         if let Some(sub) = sub_technique_id {
             cond.push_str(&format!(" AND {col}sub_technique_id = ?"));
             cond_args.push(Arg::Str(sub.to_owned()));
+        }
+        if let Some(since) = window.0 {
+            cond.push_str(&format!(" AND {col}created_at >= ?"));
+            cond_args.push(Arg::Time(since));
+        }
+        if let Some(until) = window.1 {
+            cond.push_str(&format!(" AND {col}created_at < ?"));
+            cond_args.push(Arg::Time(until));
         }
         // Two phases: the newest `limit` (created_at, uuid) pairs come from the
         // `*_inspect` covering indexes alone, then only those rows are read. Reading the

@@ -13,6 +13,9 @@
 //! - reads: `rollup.rs` (technique rollups), `inspector.rs` (raw tags), [`context`]
 //!   (attackers, identities, campaigns), `export.rs`, `users.rs`; summary upkeep:
 //!   `summaries.rs`;
+//! - lists and pivots: [`search`] (filtered, ordered attackers/identities/campaigns, with
+//!   [`ip`] for addresses and networks), [`pivot`] (technique → nodes), both paged by
+//!   [`keyset`];
 //! - writes: `insert.rs` (tags, checked by [`validate`]), `context_write.rs`;
 //! - values: [`arg`] (bind parameters), [`codec`] (datetimes, confidences, JSON text),
 //!   [`models`] (rows), [`tag_id`], [`evidence`].
@@ -30,14 +33,18 @@ pub mod explain;
 mod export;
 mod insert;
 mod inspector;
+pub mod ip;
+pub mod keyset;
 mod migrate;
 pub mod models;
+pub mod pivot;
 mod pool;
 mod pool_stats;
 pub mod privileges;
 mod ready;
 mod rollup;
 mod scope;
+pub mod search;
 mod summaries;
 pub mod tag_id;
 pub mod uninstall;

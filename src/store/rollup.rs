@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use sqlx::FromRow;
 
 use super::arg::{Arg, placeholders};
-use super::codec::Confidence;
+use super::codec::{Confidence, Timestamp};
 use super::columns::{ALL_EXTREMES, Extreme, Source, rollup_columns, rollup_group};
 use super::error::Result;
 use super::models::{CampaignTechniqueRollup, FleetTechniqueRollup, TechniqueRollup};
@@ -33,18 +33,30 @@ pub struct TechniqueFilter {
     pub min_confidence: Option<f64>,
     /// Only tags of these tactic ids (`TA0006`, …); empty means all.
     pub tactics: Vec<String>,
+    /// Only tags written at or after this instant.
+    pub since: Option<Timestamp>,
+    /// Only tags written before this instant.
+    pub until: Option<Timestamp>,
 }
 
 impl TechniqueFilter {
     /// No narrowing: the summaries can answer.
     pub fn is_empty(&self) -> bool {
-        self.min_confidence.is_none() && self.tactics.is_empty()
+        self.min_confidence.is_none()
+            && self.tactics.is_empty()
+            && self.since.is_none()
+            && self.until.is_none()
+    }
+
+    /// A time window is set (the fleet summary keeps no times to answer it).
+    fn has_window(&self) -> bool {
+        self.since.is_some() || self.until.is_some()
     }
 
     /// `AND …` conditions on table alias `t`, with their arguments appended to `args`.
     /// The unary `+` keeps SQLite from driving the query through the (low-selectivity)
     /// `tactic` index instead of the scope's; MySQL ignores it.
-    fn sql(&self, args: &mut Vec<Arg>) -> String {
+    pub(super) fn sql(&self, args: &mut Vec<Arg>) -> String {
         let mut s = String::new();
         if let Some(c) = self.min_confidence {
             s.push_str(" AND +t.confidence >= ?");
@@ -56,6 +68,14 @@ impl TechniqueFilter {
                 placeholders(self.tactics.len())
             ));
             args.extend(self.tactics.iter().map(|x| Arg::Str(x.clone())));
+        }
+        if let Some(t) = self.since {
+            s.push_str(" AND +t.created_at >= ?");
+            args.push(Arg::Time(t));
+        }
+        if let Some(t) = self.until {
+            s.push_str(" AND +t.created_at < ?");
+            args.push(Arg::Time(t));
         }
         s
     }
@@ -325,12 +345,18 @@ impl Store {
     /// Fleet-wide rollup. Read from `ttp_fleet_rollup`, which triggers keep current on
     /// every insert and delete (by ttpgraph or by DECNET), so its cost does not grow with
     /// the tag table. The summary keeps tactic and confidence as dimensions, so both
-    /// filters are answered from it too.
+    /// filters are answered from it too; a time window reads the window's tags (through
+    /// the `created_at` index).
     pub async fn fleet_techniques(
         &self,
         filter: &TechniqueFilter,
     ) -> Result<Vec<FleetTechniqueRollup>> {
-        self.fleet_rollup(Source::Summary, filter).await
+        let source = if filter.has_window() {
+            Source::Tags
+        } else {
+            Source::Summary
+        };
+        self.fleet_rollup(source, filter).await
     }
 
     /// The fleet rollup computed from the tags themselves (a full scan): what the
@@ -348,10 +374,29 @@ impl Store {
         filter: &TechniqueFilter,
     ) -> Result<Vec<FleetTechniqueRollup>> {
         let (table, live) = match source {
-            Source::Summary => ("ttp_fleet_rollup", "t.tag_count > 0"),
-            Source::Tags => ("ttp_tag", "1 = 1"),
+            Source::Summary => ("ttp_fleet_rollup", "t.tag_count > 0".to_owned()),
+            Source::Tags => ("ttp_tag", "1 = 1".to_owned()),
         };
         let mut args = Vec::new();
+        // The window again without the unary `+`: here the time range is the index to
+        // use. Both bounds are always given (an open end as the DATETIME range's own):
+        // with one inequality SQLite's planner prefers scanning a whole covering index.
+        let live = match (source, filter.has_window()) {
+            (Source::Tags, true) => {
+                let edge = |y: i32, d: u32| {
+                    chrono::NaiveDate::from_ymd_opt(y, d / 100, d % 100)
+                        .and_then(|d| d.and_hms_opt(0, 0, 0))
+                        .map(|n| Timestamp(n.and_utc()))
+                };
+                let (Some(first), Some(last)) = (edge(1000, 101), edge(9999, 1231)) else {
+                    return Ok(vec![]);
+                };
+                args.push(Arg::Time(filter.since.unwrap_or(first)));
+                args.push(Arg::Time(filter.until.unwrap_or(last)));
+                "t.created_at >= ? AND t.created_at < ?".to_owned()
+            }
+            _ => live,
+        };
         let f = filter.sql(&mut args);
         let sql = format!(
             r"SELECT {} FROM {table} t WHERE {live}{f} GROUP BY {}",

@@ -15,6 +15,7 @@ mod graphql_input;
 mod graphql_mutation;
 mod graphql_nodes;
 mod graphql_over_http;
+mod graphql_pivots;
 mod graphql_schema;
 mod guards;
 mod http;

@@ -58,6 +58,7 @@ async fn answers(s: &Store) -> BTreeMap<String, String> {
     let knob = TechniqueFilter {
         min_confidence: Some(0.85),
         tactics: vec!["TA0007".into(), "TA0002".into()],
+        ..Default::default()
     };
     let (attackers, identities, campaigns) = node_ids(s, 100_000).await;
     out.insert(

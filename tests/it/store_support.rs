@@ -136,10 +136,12 @@ pub fn fleet_filters(min_confidence: f64, tactics: &[&str]) -> Vec<TechniqueFilt
         TechniqueFilter {
             min_confidence: Some(min_confidence),
             tactics: vec![],
+            ..Default::default()
         },
         TechniqueFilter {
             min_confidence: None,
             tactics: tactics.iter().map(|t| t.to_string()).collect(),
+            ..Default::default()
         },
     ]
 }

@@ -5,6 +5,7 @@
 //! the number of nodes. [`drive`] runs the batches on the request's own task.
 
 mod drive;
+mod pivots;
 mod relations;
 mod rollups;
 mod rows;
@@ -18,6 +19,7 @@ use super::error::StoreErrorRef;
 use crate::store::Store;
 
 pub use drive::{LoadQueue, drive};
+pub use pivots::{AttackerTagCount, PivotKey, PivotPage, PivotTotal};
 pub use relations::{
     AttackerSessions, CampaignIdentities, IdentityAttackers, IdentityPhases, SessionParticipants,
     Tagged,

@@ -12,6 +12,9 @@ use crate::store::TechniqueFilter;
 pub struct FilterKey {
     min_confidence_bits: Option<u64>,
     tactics: Vec<String>,
+    /// The time window, in microseconds since the epoch.
+    since_us: Option<i64>,
+    until_us: Option<i64>,
 }
 
 impl From<&TechniqueFilter> for FilterKey {
@@ -22,15 +25,23 @@ impl From<&TechniqueFilter> for FilterKey {
         Self {
             min_confidence_bits: f.min_confidence.map(f64::to_bits),
             tactics,
+            since_us: f.since.map(|t| t.0.timestamp_micros()),
+            until_us: f.until.map(|t| t.0.timestamp_micros()),
         }
     }
 }
 
 impl From<&FilterKey> for TechniqueFilter {
     fn from(k: &FilterKey) -> Self {
+        let at = |us: Option<i64>| {
+            us.and_then(chrono::DateTime::from_timestamp_micros)
+                .map(crate::store::Timestamp)
+        };
         Self {
             min_confidence: k.min_confidence_bits.map(f64::from_bits),
             tactics: k.tactics.clone(),
+            since: at(k.since_us),
+            until: at(k.until_us),
         }
     }
 }

@@ -11,8 +11,11 @@ use super::page::{TagConnection, keyset_page, page_cost};
 use super::scalars::DateTime;
 use super::session::SessionNode;
 use super::tag::TagNode;
-use super::technique::{TechniqueUsage, scope_techniques};
-use crate::graphql::loaders::{AttackerRow, AttackerSessions, AttackerTechniques};
+use super::technique::{TechniqueArgs, TechniqueUsage, scope_techniques};
+use super::total::Total;
+use crate::graphql::loaders::{
+    AttackerRow, AttackerSessions, AttackerTagCount, AttackerTechniques,
+};
 use crate::graphql::{limits, rc};
 use crate::store::{Attacker, Timestamp};
 
@@ -62,7 +65,7 @@ pub struct TagCursor {
 #[Object(name = "Attacker")]
 impl AttackerNode {
     /// The attacker's uuid.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ID(self.id.clone())
     }
     /// Whether DECNET has a row for it (false when only tags name it).
@@ -85,6 +88,14 @@ impl AttackerNode {
     async fn event_count(&self, ctx: &Context<'_>) -> Result<Option<i64>> {
         self.field(ctx, |r| r.event_count).await
     }
+    /// Technique tags on this IP (what the `TAG_COUNT` order sorts by).
+    async fn tag_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(rc(ctx)?
+            .loaders
+            .load_one(AttackerTagCount(self.id.clone()))
+            .await?
+            .unwrap_or(0))
+    }
     /// The identity DECNET clustered it into (null until clustered).
     async fn identity(&self, ctx: &Context<'_>) -> Result<Option<IdentityNode>> {
         self.field(ctx, |r| r.identity_id.map(|id| IdentityNode { id }))
@@ -100,13 +111,19 @@ impl AttackerNode {
             desc = "Only tags of these tactics (ids like TA0006 or names like credential-access)."
         )]
         tactics: Option<Vec<String>>,
+        #[graphql(desc = "Only tags written at or after this instant.")] since: Option<DateTime>,
+        #[graphql(desc = "Only tags written before this instant.")] until: Option<DateTime>,
     ) -> Result<Vec<TechniqueUsage>> {
         let id = self.id.clone();
         scope_techniques(
             ctx,
             |f| AttackerTechniques(id, f),
-            min_confidence,
-            tactics,
+            TechniqueArgs {
+                min_confidence,
+                tactics,
+                since,
+                until,
+            },
             TechniqueUsage,
         )
         .await
@@ -156,6 +173,7 @@ impl AttackerNode {
                 };
                 (c, TagNode(t))
             },
+            Total::AttackerTags(self.id.clone()),
         )
         .await
     }

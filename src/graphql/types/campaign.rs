@@ -7,7 +7,7 @@ use async_graphql::{Context, ID, Object};
 
 use super::identity::IdentityNode;
 use super::scalars::DateTime;
-use super::technique::{CampaignTechniqueUsage, scope_techniques};
+use super::technique::{CampaignTechniqueUsage, TechniqueArgs, scope_techniques};
 use crate::graphql::loaders::{CampaignIdentities, CampaignRow, CampaignTechniques};
 use crate::graphql::rc;
 use crate::store::Campaign;
@@ -40,7 +40,7 @@ impl CampaignNode {
 #[Object(name = "Campaign")]
 impl CampaignNode {
     /// The campaign's uuid.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ID(self.id.clone())
     }
     /// Whether DECNET has a row for it.
@@ -90,13 +90,19 @@ impl CampaignNode {
             desc = "Only tags of these tactics (ids like TA0006 or names like credential-access)."
         )]
         tactics: Option<Vec<String>>,
+        #[graphql(desc = "Only tags written at or after this instant.")] since: Option<DateTime>,
+        #[graphql(desc = "Only tags written before this instant.")] until: Option<DateTime>,
     ) -> Result<Vec<CampaignTechniqueUsage>> {
         let id = self.id.clone();
         scope_techniques(
             ctx,
             |f| CampaignTechniques(id, f),
-            min_confidence,
-            tactics,
+            TechniqueArgs {
+                min_confidence,
+                tactics,
+                since,
+                until,
+            },
             CampaignTechniqueUsage,
         )
         .await

@@ -1,6 +1,12 @@
 //! The ATT&CK catalog as GraphQL objects (read-only, embedded, parsed on first use).
 
-use async_graphql::{Enum, Object};
+use async_graphql::{Context, Enum, Object};
+
+use super::list::{PageArgs, two_way_cost};
+use super::pivot::{self, TechniquePivotOrder};
+use super::scalars::DateTime;
+use super::technique::TechniqueArgs;
+use crate::graphql::error::ApiResult;
 
 use crate::attack::{self, catalog};
 
@@ -132,6 +138,178 @@ impl AttackTechnique {
             .using(&self.0.id)
             .map(super::group::AttackGroup)
             .collect()
+    }
+    /// Attackers (IPs) whose tags showed it, latest sighting first by default; a parent technique counts
+    /// its sub-techniques' tags too. Each edge carries the node's matching tag count.
+    #[graphql(complexity = "two_way_cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn attackers(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, forward (default 20, at most the server's page limit).")]
+        first: Option<i32>,
+        #[graphql(desc = "Cursor of the last node of the previous page.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size, backward (the nodes just before `before`, or the last ones)."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first node of the next page.")] before: Option<String>,
+        #[graphql(desc = "Only tags at least this confident (0..1).")] min_confidence: Option<f64>,
+        #[graphql(
+            desc = "Only tags of these tactics (ids like TA0006 or names like credential-access)."
+        )]
+        tactics: Option<Vec<String>>,
+        #[graphql(desc = "Only tags written at or after this instant.")] since: Option<DateTime>,
+        #[graphql(desc = "Only tags written before this instant.")] until: Option<DateTime>,
+        #[graphql(desc = "Order (default: latest sighting first).")] order_by: Option<
+            TechniquePivotOrder,
+        >,
+    ) -> ApiResult<pivot::TechniqueAttackerConnection> {
+        let args = pivot::PivotArgs {
+            page: PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+            narrow: TechniqueArgs {
+                min_confidence,
+                tactics,
+                since,
+                until,
+            },
+            order: order_by,
+        };
+        pivot::attackers(ctx, &self.0.id, args).await
+    }
+    /// Identities whose tags (their own or their attackers', each once) showed it, latest sighting first by default; a parent technique counts
+    /// its sub-techniques' tags too. Each edge carries the node's matching tag count.
+    #[graphql(complexity = "two_way_cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn identities(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, forward (default 20, at most the server's page limit).")]
+        first: Option<i32>,
+        #[graphql(desc = "Cursor of the last node of the previous page.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size, backward (the nodes just before `before`, or the last ones)."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first node of the next page.")] before: Option<String>,
+        #[graphql(desc = "Only tags at least this confident (0..1).")] min_confidence: Option<f64>,
+        #[graphql(
+            desc = "Only tags of these tactics (ids like TA0006 or names like credential-access)."
+        )]
+        tactics: Option<Vec<String>>,
+        #[graphql(desc = "Only tags written at or after this instant.")] since: Option<DateTime>,
+        #[graphql(desc = "Only tags written before this instant.")] until: Option<DateTime>,
+        #[graphql(desc = "Order (default: latest sighting first).")] order_by: Option<
+            TechniquePivotOrder,
+        >,
+    ) -> ApiResult<pivot::TechniqueIdentityConnection> {
+        let args = pivot::PivotArgs {
+            page: PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+            narrow: TechniqueArgs {
+                min_confidence,
+                tactics,
+                since,
+                until,
+            },
+            order: order_by,
+        };
+        pivot::identities(ctx, &self.0.id, args).await
+    }
+    /// Campaigns whose identities' tags showed it, latest sighting first by default; a parent technique counts
+    /// its sub-techniques' tags too. Each edge carries the node's matching tag count.
+    #[graphql(complexity = "two_way_cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn campaigns(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, forward (default 20, at most the server's page limit).")]
+        first: Option<i32>,
+        #[graphql(desc = "Cursor of the last node of the previous page.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size, backward (the nodes just before `before`, or the last ones)."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first node of the next page.")] before: Option<String>,
+        #[graphql(desc = "Only tags at least this confident (0..1).")] min_confidence: Option<f64>,
+        #[graphql(
+            desc = "Only tags of these tactics (ids like TA0006 or names like credential-access)."
+        )]
+        tactics: Option<Vec<String>>,
+        #[graphql(desc = "Only tags written at or after this instant.")] since: Option<DateTime>,
+        #[graphql(desc = "Only tags written before this instant.")] until: Option<DateTime>,
+        #[graphql(desc = "Order (default: latest sighting first).")] order_by: Option<
+            TechniquePivotOrder,
+        >,
+    ) -> ApiResult<pivot::TechniqueCampaignConnection> {
+        let args = pivot::PivotArgs {
+            page: PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+            narrow: TechniqueArgs {
+                min_confidence,
+                tactics,
+                since,
+                until,
+            },
+            order: order_by,
+        };
+        pivot::campaigns(ctx, &self.0.id, args).await
+    }
+    /// Sessions whose tags showed it, latest sighting first by default; a parent technique counts
+    /// its sub-techniques' tags too. Each edge carries the node's matching tag count.
+    #[graphql(complexity = "two_way_cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn sessions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, forward (default 20, at most the server's page limit).")]
+        first: Option<i32>,
+        #[graphql(desc = "Cursor of the last node of the previous page.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size, backward (the nodes just before `before`, or the last ones)."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first node of the next page.")] before: Option<String>,
+        #[graphql(desc = "Only tags at least this confident (0..1).")] min_confidence: Option<f64>,
+        #[graphql(
+            desc = "Only tags of these tactics (ids like TA0006 or names like credential-access)."
+        )]
+        tactics: Option<Vec<String>>,
+        #[graphql(desc = "Only tags written at or after this instant.")] since: Option<DateTime>,
+        #[graphql(desc = "Only tags written before this instant.")] until: Option<DateTime>,
+        #[graphql(desc = "Order (default: latest sighting first).")] order_by: Option<
+            TechniquePivotOrder,
+        >,
+    ) -> ApiResult<pivot::TechniqueSessionConnection> {
+        let args = pivot::PivotArgs {
+            page: PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+            narrow: TechniqueArgs {
+                min_confidence,
+                tactics,
+                since,
+                until,
+            },
+            order: order_by,
+        };
+        pivot::sessions(ctx, &self.0.id, args).await
     }
 }
 

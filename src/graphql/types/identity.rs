@@ -9,7 +9,7 @@ use super::attacker::AttackerNode;
 use super::campaign::CampaignNode;
 use super::kill_chain::KillChain;
 use super::scalars::DateTime;
-use super::technique::{TechniqueUsage, scope_techniques};
+use super::technique::{TechniqueArgs, TechniqueUsage, scope_techniques};
 use crate::graphql::loaders::{
     IdentityAttackers, IdentityPhases, IdentityRow, IdentitySurvivor, IdentityTechniques,
 };
@@ -45,7 +45,7 @@ impl IdentityNode {
 #[Object(name = "Identity")]
 impl IdentityNode {
     /// The identity's uuid (`attacker_identities.uuid`).
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ID(self.id.clone())
     }
     /// Whether DECNET has a row for it (false when only tags name it).
@@ -107,13 +107,19 @@ impl IdentityNode {
             desc = "Only tags of these tactics (ids like TA0006 or names like credential-access)."
         )]
         tactics: Option<Vec<String>>,
+        #[graphql(desc = "Only tags written at or after this instant.")] since: Option<DateTime>,
+        #[graphql(desc = "Only tags written before this instant.")] until: Option<DateTime>,
     ) -> Result<Vec<TechniqueUsage>> {
         let id = self.id.clone();
         scope_techniques(
             ctx,
             |f| IdentityTechniques(id, f),
-            min_confidence,
-            tactics,
+            TechniqueArgs {
+                min_confidence,
+                tactics,
+                since,
+                until,
+            },
             TechniqueUsage,
         )
         .await

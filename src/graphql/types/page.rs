@@ -2,15 +2,17 @@
 //! own (not async-graphql's generic ones) so every type and field carries a description.
 
 use crate::graphql::error::{ApiResult, ApiResult as Result};
-use async_graphql::SimpleObject;
 use async_graphql::connection::{CursorType, OpaqueCursor};
+use async_graphql::{ComplexObject, Context, SimpleObject};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::attacker::AttackerNode;
 use super::campaign::CampaignNode;
 use super::identity::IdentityNode;
 use super::tag::TagNode;
+use super::total::Total;
 use crate::config::Limits;
+use crate::graphql::cost;
 use crate::graphql::error::bad_input;
 
 /// Where a page sits in the whole list.
@@ -18,7 +20,8 @@ use crate::graphql::error::bad_input;
 pub struct PageInfo {
     /// More items follow: pass `endCursor` as `after`.
     pub has_next_page: bool,
-    /// This page was requested with `after`.
+    /// Items come before this page: pass `startCursor` as `before` (with `last`) to read
+    /// them. Exact on lists that page both ways; on the others, whether `after` was given.
     pub has_previous_page: bool,
     /// Cursor of the first item of this page.
     pub start_cursor: Option<String>,
@@ -30,6 +33,7 @@ macro_rules! connection {
     ($conn:ident, $edge:ident, $node:ty, $what:literal) => {
         #[doc = concat!("A page of ", $what, ".")]
         #[derive(SimpleObject)]
+        #[graphql(complex)]
         pub struct $conn {
             /// The items with their cursors.
             pub edges: Vec<$edge>,
@@ -37,6 +41,17 @@ macro_rules! connection {
             pub nodes: Vec<$node>,
             /// Cursors and whether more pages exist.
             pub page_info: PageInfo,
+            #[graphql(skip)]
+            pub total: Total,
+        }
+
+        #[ComplexObject]
+        impl $conn {
+            /// How many items the whole list holds (every page, the same filter).
+            #[graphql(complexity = "cost::TOTAL_COUNT")]
+            async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+                self.total.resolve(ctx).await
+            }
         }
 
         #[doc = concat!("One of the ", $what, " and its cursor.")]
@@ -54,9 +69,19 @@ macro_rules! connection {
                 has_previous: bool,
                 first: usize,
                 mut items: Vec<(String, $node)>,
+                total: Total,
             ) -> Self {
                 let has_next = items.len() > first;
                 items.truncate(first);
+                Self::from_page(has_previous, has_next, items, total)
+            }
+
+            fn from_page(
+                has_previous: bool,
+                has_next: bool,
+                items: Vec<(String, $node)>,
+                total: Total,
+            ) -> Self {
                 let page_info = PageInfo {
                     has_next_page: has_next,
                     has_previous_page: has_previous,
@@ -72,6 +97,7 @@ macro_rules! connection {
                     edges,
                     nodes,
                     page_info,
+                    total,
                 }
             }
         }
@@ -79,10 +105,22 @@ macro_rules! connection {
 }
 
 /// A page type: built from `(cursor, node)` pairs of at most `first + 1` fetched rows,
-/// whose extra row only tells that a next page exists.
+/// whose extra row only tells that a next page exists, or from a page whose neighbours
+/// are known; `total` answers `totalCount` when asked.
 pub trait Connection: Sized {
     type Node;
-    fn from_rows(has_previous: bool, first: usize, items: Vec<(String, Self::Node)>) -> Self;
+    fn from_rows(
+        has_previous: bool,
+        first: usize,
+        items: Vec<(String, Self::Node)>,
+        total: Total,
+    ) -> Self;
+    fn from_page(
+        has_previous: bool,
+        has_next: bool,
+        items: Vec<(String, Self::Node)>,
+        total: Total,
+    ) -> Self;
 }
 
 connection!(IdentityConnection, IdentityEdge, IdentityNode, "identities");
@@ -132,6 +170,7 @@ pub async fn keyset_page<Cur, R, C>(
     after: Option<String>,
     fetch: impl AsyncFnOnce(Option<Cur>, i64) -> ApiResult<Vec<R>>,
     item: impl Fn(R) -> (Cur, C::Node),
+    total: Total,
 ) -> ApiResult<C>
 where
     Cur: Serialize + DeserializeOwned + Clone,
@@ -147,7 +186,7 @@ where
             (cursor(&c), node)
         })
         .collect();
-    Ok(C::from_rows(has_previous, page.first, items))
+    Ok(C::from_rows(has_previous, page.first, items, total))
 }
 
 /// Encodes a cursor value.

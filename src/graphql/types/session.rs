@@ -7,7 +7,8 @@ use crate::graphql::error::ApiResult as Result;
 use async_graphql::{Context, ID, Object};
 
 use super::attacker::AttackerNode;
-use super::technique::{TechniqueUsage, scope_techniques};
+use super::scalars::DateTime;
+use super::technique::{TechniqueArgs, TechniqueUsage, scope_techniques};
 use crate::graphql::loaders::{SessionParticipants, SessionTechniques};
 use crate::graphql::rc;
 
@@ -21,7 +22,7 @@ pub struct SessionNode {
 #[Object(name = "Session")]
 impl SessionNode {
     /// The session recorder's id.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ID(self.id.clone())
     }
     /// Attackers whose tags name this session.
@@ -59,13 +60,19 @@ impl SessionNode {
             desc = "Only tags of these tactics (ids like TA0006 or names like credential-access)."
         )]
         tactics: Option<Vec<String>>,
+        #[graphql(desc = "Only tags written at or after this instant.")] since: Option<DateTime>,
+        #[graphql(desc = "Only tags written before this instant.")] until: Option<DateTime>,
     ) -> Result<Vec<TechniqueUsage>> {
         let id = self.id.clone();
         scope_techniques(
             ctx,
             |f| SessionTechniques(id, f),
-            min_confidence,
-            tactics,
+            TechniqueArgs {
+                min_confidence,
+                tactics,
+                since,
+                until,
+            },
             TechniqueUsage,
         )
         .await

@@ -192,6 +192,7 @@ contract!(batch_rollups_equal_single_id_rollups, |db| async move {
         TechniqueFilter {
             min_confidence: Some(0.85),
             tactics: vec!["TA0007".into(), "TA0006".into()],
+            ..Default::default()
         },
     ] {
         let ib = s.techniques_by_identities(&identities, &f).await;
