@@ -9,8 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::auth::users::{create_user, mint_for_username};
 use crate::auth::{Authenticator, JwtSecret, Role, check_listen};
 use crate::config::{
-    HttpOptions, Limits, SchemaOptions, ServeOptions, ServerConfig, database_url, jwt_secret,
-    parse_duration, redact_url,
+    HttpOptions, Limits, LiveOptions, SchemaOptions, ServeOptions, ServerConfig, database_url,
+    jwt_secret, parse_duration, redact_url,
 };
 use crate::demo::{DemoConfig, fill};
 use crate::store::{Store, StoreOptions};
@@ -27,6 +27,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once at start: the size of the serve flags does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Serve the API.
     Serve(ServeArgs),
@@ -150,6 +152,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
+    pub live: LiveArgs,
+    #[command(flatten)]
     pub auth: AuthArgs,
     /// How long user and revoked-token look-ups are cached (`0` disables the cache). A
     /// logout or role change in DECNET takes up to this long to apply here.
@@ -159,6 +163,40 @@ pub struct ServeArgs {
     /// connections still open are closed and the process exits.
     #[arg(long, env = "TTPGRAPH_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+}
+
+/// Live updates: subscriptions, event streams and the change feed (defaults in
+/// [`crate::config::LiveOptions`]).
+#[derive(Debug, Clone, Args)]
+pub struct LiveArgs {
+    /// How often this instance reads the change feed (while anybody subscribes).
+    #[arg(long, env = "TTPGRAPH_LIVE_POLL", default_value = "250ms", value_parser = parse_duration)]
+    pub live_poll: Duration,
+    /// How long the tail waits for a sequence number a MySQL writer has not committed yet.
+    #[arg(long, env = "TTPGRAPH_LIVE_GAP_WAIT", default_value = "5s", value_parser = parse_duration)]
+    pub live_gap_wait: Duration,
+    /// Events a subscriber may fall behind before it is closed (SLOW_CONSUMER, resumable).
+    #[arg(long, env = "TTPGRAPH_LIVE_BUFFER", default_value_t = 1024)]
+    pub live_buffer: usize,
+    /// Subscriptions per WebSocket connection.
+    #[arg(long, env = "TTPGRAPH_LIVE_MAX_SUBSCRIPTIONS", default_value_t = 16)]
+    pub live_max_subscriptions: usize,
+    /// Live connections (WebSocket and event streams) per user.
+    #[arg(long, env = "TTPGRAPH_LIVE_MAX_CONNECTIONS", default_value_t = 32)]
+    pub live_max_connections: usize,
+    /// Server ping / keep-alive comment interval.
+    #[arg(long, env = "TTPGRAPH_LIVE_KEEPALIVE", default_value = "15s", value_parser = parse_duration)]
+    pub live_keepalive: Duration,
+    /// Change-feed rows older than this are pruned.
+    #[arg(long, env = "TTPGRAPH_LIVE_RETENTION", default_value = "24h", value_parser = parse_duration)]
+    pub live_retention: Duration,
+    /// At most about this many change-feed rows are kept.
+    #[arg(
+        long,
+        env = "TTPGRAPH_LIVE_RETENTION_ROWS",
+        default_value_t = 1_000_000
+    )]
+    pub live_retention_rows: u64,
 }
 
 /// Query and transport limits (defaults in [`crate::config::Limits`] and
@@ -251,6 +289,24 @@ impl ServeArgs {
             body_read_timeout: Duration::from_millis(self.limits.body_read_timeout_ms.max(1)),
             max_batch: self.limits.max_batch,
             cors_origins: self.cors_origins.clone(),
+            live: self.live_options(),
+        }
+    }
+
+    /// The live-update options from the flags.
+    pub fn live_options(&self) -> LiveOptions {
+        let l = &self.live;
+        LiveOptions {
+            poll_interval: l.live_poll.max(Duration::from_millis(10)),
+            gap_wait: l.live_gap_wait,
+            buffer: l.live_buffer.max(1),
+            max_subscriptions_per_connection: l.live_max_subscriptions.max(1),
+            max_connections_per_principal: l.live_max_connections.max(1),
+            keepalive: l.live_keepalive.max(Duration::from_secs(1)),
+            auth_recheck: self.auth_cache_ttl.max(Duration::from_secs(1)),
+            retention_age: l.live_retention,
+            retention_rows: l.live_retention_rows,
+            ..LiveOptions::default()
         }
     }
 
@@ -386,6 +442,8 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
             }
             // Deletes (by DECNET's retention jobs, say) leave summary groups dirty.
             let _refresh = store.spawn_summary_refresh(Duration::from_secs(5));
+            // The change feed stays bounded whether or not anybody subscribes.
+            let _prune = crate::live::spawn_pruner(store.clone(), args.live_options());
             let auth = match secret {
                 Some(secret) => Authenticator::jwt(store.clone(), secret, args.auth_cache_ttl),
                 None => {

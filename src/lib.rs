@@ -3,7 +3,8 @@
 //! Layers, bottom up; each uses only those before it: [`config`] (settings and limits,
 //! a leaf) and [`metrics`] (the Prometheus registry), [`attack`] (the embedded ATT&CK
 //! catalog), [`store`] (the repository over SQLite and MySQL/MariaDB), [`auth`]
-//! (DECNET's tokens and users), [`graphql`] (schema, loaders, guards), [`http`] (router,
+//! (DECNET's tokens and users), [`live`] (the change-feed tail and its fan-out),
+//! [`graphql`] (schema, loaders, guards), [`http`] (router,
 //! layers, serving), [`demo`] (a realistic fleet generator, through the store), and
 //! [`cli`] on top. See ARCHITECTURE.md.
 
@@ -14,5 +15,6 @@ pub mod config;
 pub mod demo;
 pub mod graphql;
 pub mod http;
+pub mod live;
 pub mod metrics;
 pub mod store;

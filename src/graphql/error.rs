@@ -31,10 +31,17 @@ pub enum Code {
     RequestTimeout,
     /// Transport: the server is at a concurrency limit (503, `Retry-After`).
     Overloaded,
+    /// Live: the resume cursor is older than the feed's retention; rows after it are gone.
+    CursorExpired,
+    /// Live: the client fell too far behind; `extensions.cursor` resumes it.
+    SlowConsumer,
+    /// Live: the server is shutting down or cannot read the feed; `extensions.cursor`
+    /// resumes the subscription (here later, or on another instance).
+    Unavailable,
 }
 
 impl Code {
-    const ALL: [Code; 13] = [
+    const ALL: [Code; 16] = [
         Code::ParseFailed,
         Code::ValidationFailed,
         Code::BadUserInput,
@@ -48,6 +55,9 @@ impl Code {
         Code::PayloadTooLarge,
         Code::RequestTimeout,
         Code::Overloaded,
+        Code::CursorExpired,
+        Code::SlowConsumer,
+        Code::Unavailable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +75,9 @@ impl Code {
             Code::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Code::RequestTimeout => "REQUEST_TIMEOUT",
             Code::Overloaded => "OVERLOADED",
+            Code::CursorExpired => "CURSOR_EXPIRED",
+            Code::SlowConsumer => "SLOW_CONSUMER",
+            Code::Unavailable => "UNAVAILABLE",
         }
     }
 

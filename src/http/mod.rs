@@ -8,6 +8,8 @@ mod health;
 pub mod layers;
 mod response;
 mod server;
+mod sse;
+mod ws;
 
 use std::sync::Arc;
 
@@ -19,6 +21,7 @@ use axum::routing::get;
 use crate::auth::Authenticator;
 use crate::config::ServerConfig;
 use crate::graphql::{AppSchema, build_schema};
+use crate::live::Live;
 use crate::store::Store;
 
 pub use crate::config::{HttpOptions, ServeOptions};
@@ -39,6 +42,8 @@ pub struct AppState {
     pub body_reads: Arc<tokio::sync::Semaphore>,
     /// Permits for executing GraphQL requests ([`HttpOptions::max_concurrent_requests`]).
     pub executions: Arc<tokio::sync::Semaphore>,
+    /// Live updates: the change-feed tail and its subscribers ([`crate::live`]).
+    pub live: Live,
 }
 
 impl AppState {
@@ -50,6 +55,7 @@ impl AppState {
             n => n,
         };
         Self {
+            live: Live::new(store.clone(), opts.live.clone()),
             schema,
             store,
             write_admission: semaphore(opts.max_concurrent_writes),
@@ -67,7 +73,8 @@ impl AppState {
 /// every route answers loopback `Host`s and same-machine `Origin`s only.
 pub fn router(state: AppState) -> Router {
     let graphql = Router::new()
-        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql", get(ws::get).post(graphql::post))
+        .route("/events/tags", get(sse::tags))
         .route_layer(from_fn_with_state(state.auth.clone(), auth::require));
     let mut r = Router::new()
         .merge(graphql)
@@ -111,7 +118,14 @@ pub async fn serve(
     );
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, graphiql = state.opts.graphiql, auth = !state.auth.is_open(), "ttpgraph listening");
-    serve_with(listener, router(state), config.serve, shutdown_signal()).await?;
+    let live = state.live.clone();
+    let stop = async move {
+        shutdown_signal().await;
+        // Live connections close with their protocol's message (and a cursor to
+        // resume from) before the drain starts.
+        live.shutdown();
+    };
+    serve_with(listener, router(state), config.serve, stop).await?;
     store.close().await;
     tracing::info!("ttpgraph stopped");
     Ok(())

@@ -11,7 +11,7 @@
 //!   summary aggregate): `scope.rs`;
 //! - reads: `rollup.rs` (technique rollups), `inspector.rs` (raw tags), [`context`]
 //!   (attackers, identities, campaigns), `export.rs`, `users.rs`; summary upkeep:
-//!   `summaries.rs`;
+//!   `summaries.rs`; the live change feed: `live.rs`;
 //! - writes: `insert.rs` (tags, checked by [`validate`]), `context_write.rs`;
 //! - values: [`arg`] (bind parameters), [`codec`] (datetimes, confidences, JSON text),
 //!   [`models`] (rows), [`tag_id`], [`evidence`].
@@ -29,6 +29,7 @@ pub mod explain;
 mod export;
 mod insert;
 mod inspector;
+mod live;
 mod migrate;
 pub mod models;
 mod pool;
@@ -52,6 +53,7 @@ pub use export::AttackerCommands;
 pub use inspector::{
     DEFAULT_INSPECTOR_LIMIT, DEFAULT_RAW_TAG_LIMIT, InspectorScope, MAX_INSPECTOR_LIMIT,
 };
+pub use live::{FeedRow, FirstSeenScope, Pruned};
 pub use models::*;
 use pool::Pool;
 pub use pool::{MYSQL_POOL, SQLITE_POOL, StoreOptions};

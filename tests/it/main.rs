@@ -16,6 +16,7 @@ mod guards;
 mod http;
 mod http_hardening;
 mod http_layers;
+mod live;
 mod playground;
 mod response_limits;
 mod store_contract;

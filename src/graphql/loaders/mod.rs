@@ -17,7 +17,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache};
 use super::error::StoreErrorRef;
 use crate::store::Store;
 
-pub use drive::{LoadQueue, drive};
+pub use drive::{LoadQueue, drive, drive_stream};
 pub use relations::{
     AttackerSessions, CampaignIdentities, IdentityAttackers, IdentityPhases, SessionParticipants,
     Tagged,

@@ -5,6 +5,7 @@ pub mod campaign;
 pub mod catalog;
 pub mod identity;
 pub mod kill_chain;
+pub mod live;
 pub mod page;
 pub mod scalars;
 pub mod session;
