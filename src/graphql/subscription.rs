@@ -19,9 +19,11 @@ const MAX_FILTER_LIST: usize = 100;
 pub struct TagsAddedFilter {
     /// Tags in the identity's scope (on the identity, or on one of its attackers).
     pub identity_id: Option<ID>,
+    /// Tags on this attacker.
     pub attacker_id: Option<ID>,
     /// Tags in the scope of one of the campaign's identities.
     pub campaign_id: Option<ID>,
+    /// Tags of this session.
     pub session_id: Option<ID>,
     /// Technique or sub-technique ids (a parent id matches its sub-techniques too).
     pub technique_ids: Option<Vec<String>>,
@@ -103,9 +105,11 @@ fn live<'a>(ctx: &Context<'a>) -> ApiResult<&'a Live> {
     })
 }
 
+/// The root subscription type.
 pub struct SubscriptionRoot;
 
-#[Subscription]
+/// Live updates, over WebSocket (graphql-transport-ws) on `/graphql`.
+#[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Every new tag matching `filter`, whoever wrote it (ttpgraph, DECNET's workers,
     /// another instance), in the feed's order. With `after`, first every tag after that
@@ -115,8 +119,10 @@ impl SubscriptionRoot {
     async fn tags_added(
         &self,
         ctx: &Context<'_>,
-        filter: Option<TagsAddedFilter>,
-        after: Option<FeedCursor>,
+        #[graphql(desc = "Which tags; none: every tag.")] filter: Option<TagsAddedFilter>,
+        #[graphql(desc = "Resume after this cursor (the last event received).")] after: Option<
+            FeedCursor,
+        >,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<TagEvent>> + use<>> {
         let filter = filter
             .unwrap_or_default()
@@ -148,10 +154,14 @@ impl SubscriptionRoot {
     async fn technique_first_seen(
         &self,
         ctx: &Context<'_>,
-        identity_id: Option<ID>,
-        attacker_id: Option<ID>,
-        campaign_id: Option<ID>,
-        after: Option<FeedCursor>,
+        #[graphql(desc = "An identity's scope (its tags and its attackers').")] identity_id: Option<
+            ID,
+        >,
+        #[graphql(desc = "An attacker's scope.")] attacker_id: Option<ID>,
+        #[graphql(desc = "A campaign's scope (its identities').")] campaign_id: Option<ID>,
+        #[graphql(desc = "Resume after this cursor (the last event received).")] after: Option<
+            FeedCursor,
+        >,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<FirstSeenEvent>> + use<>>
     {
         let (scope, kind, scope_id) = match (identity_id, attacker_id, campaign_id) {

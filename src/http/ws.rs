@@ -37,6 +37,8 @@ const PROTOCOL: &str = "graphql-transport-ws";
 /// Messages queued for one connection's socket; subscriptions wait when it is full (and
 /// fall behind the tail, which ends them as slow consumers).
 const OUT_BUFFER: usize = 64;
+/// Read and write buffer of one WebSocket.
+const SOCKET_BUFFER: usize = 4 * 1024;
 /// A write the client does not take within this time ends the connection.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// After the shutdown signal, subscriptions get this long to send their last message.
@@ -59,7 +61,11 @@ pub async fn get(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let max = s.opts.max_body_bytes.max(1024);
+    // Small socket buffers: tungstenite's defaults (128 KiB to read) would make 1,000
+    // idle subscribers cost ~150 MiB; messages here are small JSON.
     ws.protocols([PROTOCOL])
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(SOCKET_BUFFER)
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| session(socket, s, header_auth))

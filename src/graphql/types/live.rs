@@ -57,9 +57,13 @@ impl TagEvent {
 /// The kind of scope a technique was first seen in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 pub enum FirstSeenScopeKind {
+    /// Every tag of the fleet.
     Fleet,
+    /// An identity's tags and its attackers'.
     Identity,
+    /// One attacker's tags.
     Attacker,
+    /// The tags of a campaign's identities.
     Campaign,
 }
 
@@ -76,9 +80,11 @@ pub struct FirstSeenEvent {
 /// feed's order, or older than the feed).
 #[Object]
 impl FirstSeenEvent {
+    /// Resume after this event with `after: cursor`.
     async fn cursor(&self) -> FeedCursor {
         self.cursor
     }
+    /// The kind of scope the technique is new in.
     async fn scope(&self) -> FirstSeenScopeKind {
         self.kind
     }
