@@ -169,6 +169,7 @@ contract!(
             // Many polls pass while A is open: B must wait for it.
             tokio::time::sleep(Duration::from_millis(500)).await;
             ta.commit().await.expect("commit a");
+            writer_b.await.expect("writer b");
             pool.close().await;
         } else {
             decnet_insert(&db, &[(&a, Some(A1), None, "T1083")]).await;
