@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::auth::users::{create_user, mint_for_username};
 use crate::auth::{Authenticator, JwtSecret, Role, check_listen};
 use crate::config::{
-    HttpOptions, Limits, SchemaOptions, Secret, ServeOptions, ServerConfig,
+    HttpOptions, Limits, LiveOptions, SchemaOptions, Secret, ServeOptions, ServerConfig,
     jwt_secret, parse_duration, parse_listen, redact_url,
 };
 use crate::demo::{DemoConfig, Shape, fill_shaped};
@@ -42,6 +42,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once at start: the size of the serve flags does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Serve the API.
     Serve(ServeArgs),
@@ -205,6 +207,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
+    pub live: LiveArgs,
+    #[command(flatten)]
     pub auth: AuthArgs,
     #[command(flatten)]
     pub metrics: MetricsArgs,
@@ -216,6 +220,40 @@ pub struct ServeArgs {
     /// connections still open are closed and the process exits.
     #[arg(long, env = "TTPGRAPH_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+}
+
+/// Live updates: subscriptions, event streams and the change feed (defaults in
+/// [`crate::config::LiveOptions`]).
+#[derive(Debug, Clone, Args)]
+pub struct LiveArgs {
+    /// How often this instance reads the change feed (while anybody subscribes).
+    #[arg(long, env = "TTPGRAPH_LIVE_POLL", default_value = "250ms", value_parser = parse_duration)]
+    pub live_poll: Duration,
+    /// How long the tail waits for a sequence number a MySQL writer has not committed yet.
+    #[arg(long, env = "TTPGRAPH_LIVE_GAP_WAIT", default_value = "5s", value_parser = parse_duration)]
+    pub live_gap_wait: Duration,
+    /// Events a subscriber may fall behind before it is closed (SLOW_CONSUMER, resumable).
+    #[arg(long, env = "TTPGRAPH_LIVE_BUFFER", default_value_t = 1024)]
+    pub live_buffer: usize,
+    /// Subscriptions per WebSocket connection.
+    #[arg(long, env = "TTPGRAPH_LIVE_MAX_SUBSCRIPTIONS", default_value_t = 16)]
+    pub live_max_subscriptions: usize,
+    /// Live connections (WebSocket and event streams) per user.
+    #[arg(long, env = "TTPGRAPH_LIVE_MAX_CONNECTIONS", default_value_t = 32)]
+    pub live_max_connections: usize,
+    /// Server ping / keep-alive comment interval.
+    #[arg(long, env = "TTPGRAPH_LIVE_KEEPALIVE", default_value = "15s", value_parser = parse_duration)]
+    pub live_keepalive: Duration,
+    /// Change-feed rows older than this are pruned.
+    #[arg(long, env = "TTPGRAPH_LIVE_RETENTION", default_value = "24h", value_parser = parse_duration)]
+    pub live_retention: Duration,
+    /// At most about this many change-feed rows are kept.
+    #[arg(
+        long,
+        env = "TTPGRAPH_LIVE_RETENTION_ROWS",
+        default_value_t = 1_000_000
+    )]
+    pub live_retention_rows: u64,
 }
 
 /// Query and transport limits (defaults in [`crate::config::Limits`] and
@@ -314,6 +352,24 @@ impl ServeArgs {
                 .as_deref()
                 .filter(|t| !t.is_empty())
                 .map(Secret::new),
+            live: self.live_options(),
+        }
+    }
+
+    /// The live-update options from the flags.
+    pub fn live_options(&self) -> LiveOptions {
+        let l = &self.live;
+        LiveOptions {
+            poll_interval: l.live_poll.max(Duration::from_millis(10)),
+            gap_wait: l.live_gap_wait,
+            buffer: l.live_buffer.max(1),
+            max_subscriptions_per_connection: l.live_max_subscriptions.max(1),
+            max_connections_per_principal: l.live_max_connections.max(1),
+            keepalive: l.live_keepalive.max(Duration::from_secs(1)),
+            auth_recheck: self.auth_cache_ttl.max(Duration::from_secs(1)),
+            retention_age: l.live_retention,
+            retention_rows: l.live_retention_rows,
+            ..LiveOptions::default()
         }
     }
 
@@ -541,6 +597,7 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
             let readiness = crate::http::Readiness::starting("waiting for the database");
             let startup = {
                 let (store, readiness, demo) = (store.clone(), readiness.clone(), args.demo);
+                let live_opts = args.live_options();
                 async move {
                     let report = store.wait_ready(DATABASE_WAIT).await?;
                     tracing::info!("{}", report.summary());
@@ -548,9 +605,11 @@ pub async fn run(cli: Cli) -> Result<(), AnyError> {
                         readiness.set_starting("filling the demo fleet");
                         run_demo(&store, &DemoConfig::default(), Shape::Demo, false).await?;
                     }
-                    // Deletes (by DECNET's retention jobs, say) leave summary groups dirty.
-                    Ok::<_, AnyError>(AbortOnDrop(
-                        store.spawn_summary_refresh(Duration::from_secs(5)),
+                    // Deletes (by DECNET's retention jobs, say) leave summary groups dirty;
+                    // the change feed stays bounded whether or not anybody subscribes.
+                    Ok::<_, AnyError>((
+                        AbortOnDrop(store.spawn_summary_refresh(Duration::from_secs(5))),
+                        AbortOnDrop(crate::live::spawn_pruner(store.clone(), live_opts)),
                     ))
                 }
             };

@@ -340,6 +340,58 @@ pub struct HttpOptions {
     pub cors_origins: Vec<String>,
     /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
     pub metrics_token: Option<Secret>,
+    /// Live updates: subscriptions and server-sent events.
+    pub live: LiveOptions,
+}
+
+/// Live updates (subscriptions over WebSocket, server-sent events) and the change feed
+/// they read, with production defaults.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// How often an instance reads the feed (one statement per poll, whatever the number
+    /// of subscribers; none while nobody has subscribed yet).
+    pub poll_interval: Duration,
+    /// How long the tail waits for a missing sequence number below a newer one (a MySQL
+    /// writer that allocated it has not committed yet) before passing it by.
+    pub gap_wait: Duration,
+    /// Events a subscriber may fall behind the tail; one further behind is closed with
+    /// `SLOW_CONSUMER` and its last cursor, to resume from.
+    pub buffer: usize,
+    /// Subscriptions one WebSocket connection may run at once.
+    pub max_subscriptions_per_connection: usize,
+    /// WebSocket and event-stream connections one user may hold at once.
+    pub max_connections_per_principal: usize,
+    /// The server pings (WebSocket) or sends a comment (event stream) this often.
+    pub keepalive: Duration,
+    /// A connection's token is re-checked (revocation, user changes) this often, and at
+    /// its expiry.
+    pub auth_recheck: Duration,
+    /// A WebSocket must send `connection_init` within this time.
+    pub init_timeout: Duration,
+    /// Feed rows older than this are pruned.
+    pub retention_age: Duration,
+    /// At most about this many feed rows are kept.
+    pub retention_rows: u64,
+    /// How often the feed is pruned (in batches of a few hundred rows).
+    pub prune_interval: Duration,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_millis(250),
+            gap_wait: Duration::from_secs(5),
+            buffer: 1024,
+            max_subscriptions_per_connection: 16,
+            max_connections_per_principal: 32,
+            keepalive: Duration::from_secs(15),
+            auth_recheck: Duration::from_secs(10),
+            init_timeout: Duration::from_secs(10),
+            retention_age: Duration::from_secs(24 * 3600),
+            retention_rows: 1_000_000,
+            prune_interval: Duration::from_secs(60),
+        }
+    }
 }
 
 impl Default for HttpOptions {
@@ -355,6 +407,7 @@ impl Default for HttpOptions {
             max_batch: 0,
             cors_origins: Vec::new(),
             metrics_token: None,
+            live: LiveOptions::default(),
         }
     }
 }

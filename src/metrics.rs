@@ -15,6 +15,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -58,6 +59,17 @@ struct Metrics {
     exports: Family<ExportLabels, Counter>,
     export_latency: Family<ExportLabels, Histogram>,
     export_bytes: Family<ExportLabels, Counter>,
+    live: LiveMetrics,
+}
+
+/// Live updates (issue 10).
+#[derive(Default)]
+struct LiveMetrics {
+    connections: Gauge,
+    polls: Counter,
+    events: Counter,
+    gaps: Counter,
+    slow: Counter,
 }
 
 /// SQL statements sent by every store of this process.
@@ -120,6 +132,32 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         export_bytes.clone(),
     );
     registry.register_collector(Box::new(SqlCollector));
+    let live = LiveMetrics::default();
+    registry.register(
+        "live_connections",
+        "Open live connections (WebSocket and event streams)",
+        live.connections.clone(),
+    );
+    registry.register(
+        "live_tail_polls",
+        "Reads of the change feed by this instance's tail",
+        live.polls.clone(),
+    );
+    registry.register(
+        "live_events",
+        "Feed events published to this instance's subscribers",
+        live.events.clone(),
+    );
+    registry.register(
+        "live_gaps_passed",
+        "Sequence numbers the tail passed by (never committed, or pruned)",
+        live.gaps.clone(),
+    );
+    registry.register(
+        "live_slow_consumers",
+        "Subscriptions closed because their client fell too far behind",
+        live.slow.clone(),
+    );
     Metrics {
         registry,
         requests,
@@ -129,6 +167,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         exports,
         export_latency,
         export_bytes,
+        live,
     }
 });
 
@@ -151,6 +190,31 @@ impl Collector for SqlCollector {
 /// Counts one SQL statement.
 pub fn sql_statement() {
     SQL_STATEMENTS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A live connection opened (`1`) or closed (`-1`).
+pub fn live_connections(delta: i64) {
+    METRICS.live.connections.inc_by(delta);
+}
+
+/// One read of the change feed by the tail.
+pub fn live_tail_poll() {
+    METRICS.live.polls.inc();
+}
+
+/// One event published to subscribers.
+pub fn live_event() {
+    METRICS.live.events.inc();
+}
+
+/// Sequence numbers the tail passed by.
+pub fn live_gap_passed(n: u64) {
+    METRICS.live.gaps.inc_by(n);
+}
+
+/// A subscription closed as a slow consumer.
+pub fn live_slow_consumer() {
+    METRICS.live.slow.inc();
 }
 
 /// Records one DataLoader batch of `keys` keys.

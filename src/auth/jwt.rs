@@ -68,6 +68,9 @@ pub struct Verified {
     pub jti: String,
     /// Whole seconds since the epoch (PyJWT writes integers; a fraction is floored).
     pub iat: i64,
+    /// Expiry, whole seconds since the epoch (before the leeway): a live connection is
+    /// closed then.
+    pub exp: i64,
 }
 
 /// Why a token was refused: for the log only, never for the client.
@@ -87,6 +90,8 @@ impl std::fmt::Display for Rejected {
 struct Payload {
     uuid: String,
     iat: serde_json::Number,
+    /// Checked by jsonwebtoken; read again for connections that outlive a request.
+    exp: Option<serde_json::Number>,
     jti: Option<String>,
     typ: Option<String>,
 }
@@ -140,10 +145,15 @@ impl JwtSecret {
         if iat > now.timestamp() + LEEWAY_SECS as i64 {
             return Err(Rejected("iat is in the future".into()));
         }
+        let exp = p
+            .exp
+            .and_then(|e| e.as_i64().or_else(|| e.as_f64().map(|f| f.floor() as i64)))
+            .ok_or_else(|| Rejected("exp is not a number of seconds".into()))?;
         Ok(Verified {
             uuid: p.uuid,
             jti,
             iat,
+            exp,
         })
     }
 

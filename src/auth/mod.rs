@@ -183,6 +183,20 @@ impl Authenticator {
     }
 }
 
+impl Authenticator {
+    /// When the token in an `Authorization` value (or a bare token) stops being valid
+    /// (its `exp` plus the leeway the checks allow), for connections that outlive one
+    /// request; `None` when there is no expiry (open mode) or no valid token.
+    pub fn expiry(&self, authorization: Option<&str>) -> Option<chrono::DateTime<Utc>> {
+        let Mode::Jwt(m) = &*self.0 else {
+            return None;
+        };
+        let token = authorization.and_then(bearer_token)?;
+        let claims = m.secret.verify(token, Utc::now()).ok()?;
+        chrono::DateTime::from_timestamp(claims.exp + jwt::LEEWAY_SECS as i64, 0)
+    }
+}
+
 impl JwtMode {
     /// Unknown users are not cached, so a user created a moment ago can log in at once.
     async fn user(&self, uuid: &str) -> Result<Option<User>, AuthError> {

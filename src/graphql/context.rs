@@ -15,8 +15,9 @@ use crate::store::Store;
 pub struct RequestCtx {
     pub store: Store,
     pub loaders: Loaders,
-    /// Bytes of large values (evidence) the response may still carry.
-    budget: AtomicUsize,
+    /// Bytes of large values (evidence) the response may still carry (shared with a
+    /// subscription's driver, which refills it for each event).
+    budget: Arc<AtomicUsize>,
 }
 
 impl RequestCtx {
@@ -26,8 +27,22 @@ impl RequestCtx {
         Self {
             store: store.clone(),
             loaders: loaders::loaders(store.clone(), queue),
-            budget: AtomicUsize::new(max_response_bytes),
+            budget: Arc::new(AtomicUsize::new(max_response_bytes)),
         }
+    }
+
+    /// The state of one subscription: its events are answered one by one over a long
+    /// time, so its DataLoaders cache nothing (no stale rows, no growth), and the
+    /// returned budget handle is refilled to the cap before each event.
+    pub fn for_stream(
+        store: &Store,
+        queue: &LoadQueue,
+        max_response_bytes: usize,
+    ) -> (Self, Arc<AtomicUsize>) {
+        let rc = Self::new(store, queue, max_response_bytes);
+        rc.loaders.enable_all_cache(false);
+        let budget = rc.budget.clone();
+        (rc, budget)
     }
 
     /// Counts `bytes` of a large value against the response cap, so a query that would

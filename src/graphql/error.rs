@@ -38,10 +38,17 @@ pub enum Code {
     PersistedQueryNotSupported,
     /// Transport: a download route's id is unknown (404).
     NotFound,
+    /// Live: the resume cursor is older than the feed's retention; rows after it are gone.
+    CursorExpired,
+    /// Live: the client fell too far behind; `extensions.cursor` resumes it.
+    SlowConsumer,
+    /// Live: the server is shutting down or cannot read the feed; `extensions.cursor`
+    /// resumes the subscription (here later, or on another instance).
+    Unavailable,
 }
 
 impl Code {
-    const ALL: [Code; 16] = [
+    const ALL: [Code; 19] = [
         Code::ParseFailed,
         Code::ValidationFailed,
         Code::BadUserInput,
@@ -58,6 +65,9 @@ impl Code {
         Code::IntrospectionDisabled,
         Code::PersistedQueryNotSupported,
         Code::NotFound,
+        Code::CursorExpired,
+        Code::SlowConsumer,
+        Code::Unavailable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +88,9 @@ impl Code {
             Code::IntrospectionDisabled => "INTROSPECTION_DISABLED",
             Code::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
             Code::NotFound => "NOT_FOUND",
+            Code::CursorExpired => "CURSOR_EXPIRED",
+            Code::SlowConsumer => "SLOW_CONSUMER",
+            Code::Unavailable => "UNAVAILABLE",
         }
     }
 

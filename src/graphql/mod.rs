@@ -10,11 +10,13 @@ pub mod guards;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
+pub mod subscription;
 pub mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, Request, Response, SDLExportOptions, Schema};
+use async_graphql::{Request, Response, SDLExportOptions, Schema};
+use futures_util::stream::{BoxStream, StreamExt};
 
 use crate::auth::Principal;
 use crate::config::Limits;
@@ -24,17 +26,18 @@ use error::{Code, request_error};
 use loaders::LoadQueue;
 use mutation::MutationRoot;
 use query::QueryRoot;
+use subscription::SubscriptionRoot;
 
 pub use context::{RESPONSE_TOO_LARGE, RequestCtx};
 pub(crate) use context::{limits, rc};
 
 /// The ttpgraph schema type.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Builds the schema: pure, no database, no socket.
 pub fn build_schema(opts: &SchemaOptions) -> AppSchema {
     let l = &opts.limits;
-    let mut b = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+    let mut b = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .data(Arc::new(l.clone()))
         // Introspection may nest deeper than other queries: guards::depth splits the two.
         .limit_depth(l.max_depth.max(guards::depth::INTROSPECTION_MAX_DEPTH))
@@ -110,4 +113,38 @@ pub async fn execute(schema: &AppSchema, store: &Store, request: Request) -> Res
     collapse_too_large(&mut resp);
     error::assign_codes(&mut resp);
     resp
+}
+
+/// Executes one operation as a stream of responses (a subscription: one response per
+/// event), for the live transports. As [`execute`]: a [`Principal`] must be in the
+/// request's data, the same guards and limits apply to the document, every error carries
+/// `extensions.code`; each event is resolved with fresh budget and uncached loaders (see
+/// `RequestCtx::for_stream`). The caller attaches the live hub (`crate::live::Live`).
+pub fn execute_stream(
+    schema: &AppSchema,
+    store: &Store,
+    request: Request,
+) -> BoxStream<'static, Response> {
+    if !request
+        .data
+        .contains_key(&std::any::TypeId::of::<Principal>())
+    {
+        return futures_util::stream::iter([Response::from_errors(vec![request_error(
+            Code::Unauthenticated,
+            "authentication required",
+        )])])
+        .boxed();
+    }
+    let queue = LoadQueue::default();
+    let max = schema_limits(schema).max_response_bytes;
+    let (rc, budget) = RequestCtx::for_stream(store, &queue, max);
+    let responses = loaders::drive_stream(schema.execute_stream(request.data(rc)), queue);
+    responses
+        .map(move |mut resp| {
+            budget.store(max, std::sync::atomic::Ordering::Relaxed);
+            collapse_too_large(&mut resp);
+            error::assign_codes(&mut resp);
+            resp
+        })
+        .boxed()
 }

@@ -16,6 +16,8 @@ mod server;
 pub mod shed;
 pub mod readiness;
 mod startup;
+mod sse;
+mod ws;
 
 use std::sync::Arc;
 
@@ -26,6 +28,7 @@ use axum::routing::get;
 use crate::auth::Authenticator;
 use crate::config::ServerConfig;
 use crate::graphql::AppSchema;
+use crate::live::Live;
 use crate::store::Store;
 
 pub use crate::config::{HttpOptions, ServeOptions};
@@ -55,6 +58,8 @@ pub struct AppState {
     pub fleet_exports: Arc<tokio::sync::Semaphore>,
     /// Started yet, and is the database answering (`/readyz`)?
     pub readiness: Readiness,
+    /// Live updates: the change-feed tail and its subscribers ([`crate::live`]).
+    pub live: Live,
 }
 
 /// Fleet exports (STIX, MISP) running at once: each reads the whole fleet.
@@ -69,6 +74,7 @@ impl AppState {
             n => n,
         };
         Self {
+            live: Live::new(store.clone(), opts.live.clone()),
             schema,
             store,
             write_admission: semaphore(opts.max_concurrent_writes),
@@ -100,7 +106,8 @@ pub fn router(state: AppState) -> Router {
 /// [`router`], with `/metrics` or without it (when it has an address of its own).
 fn router_with(state: AppState, metrics: bool) -> Router {
     let graphql = Router::new()
-        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql", get(ws::get).post(graphql::post))
+        .route("/events/tags", get(sse::tags))
         .route_layer(from_fn_with_state(state.auth.clone(), auth::require))
         .route_layer(from_fn_with_state(
             state.readiness.clone(),

@@ -14,7 +14,6 @@ use axum::body::Body;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulConnection;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -68,7 +67,9 @@ where
                 }
                 let in_flight = InFlight::default();
                 let service = tracked(app.clone(), in_flight.clone());
-                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                // Upgrades: GraphQL subscriptions over WebSocket (`ws.rs`); an upgraded
+                // connection leaves this task, and `Live::shutdown` closes it.
+                let conn = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
                 connections.spawn(serve_connection(conn, in_flight, stopping.clone(), grace));
             }
         }
@@ -107,8 +108,7 @@ async fn serve_connection<C>(
     mut stopping: watch::Receiver<bool>,
     grace: Duration,
 ) where
-    C: GracefulConnection,
-    C::Error: std::fmt::Display,
+    C: Graceful,
 {
     let mut conn = std::pin::pin!(conn);
     tokio::select! {
@@ -122,6 +122,25 @@ async fn serve_connection<C>(
         }
     } else {
         log_end(conn.await);
+    }
+}
+
+/// A connection that can be told to finish after its current request. hyper-util's
+/// `GracefulConnection` does not cover HTTP/1 connections that allow upgrades.
+trait Graceful: Future<Output = hyper::Result<()>> {
+    fn graceful_shutdown(self: std::pin::Pin<&mut Self>);
+}
+
+impl<I, B, S> Graceful for hyper::server::conn::http1::UpgradeableConnection<I, S>
+where
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn graceful_shutdown(self: std::pin::Pin<&mut Self>) {
+        hyper::server::conn::http1::UpgradeableConnection::graceful_shutdown(self);
     }
 }
 

@@ -75,11 +75,15 @@ where
         }
     });
     let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<()>();
+    let live = state.live.clone();
     let shutdown = async move {
         tokio::select! {
             _ = shutdown_signal() => {}
             _ = failed_rx => {}
         }
+        // Live connections close with their protocol's message (and a cursor to resume
+        // from) before the drain starts.
+        live.shutdown();
         let _ = stop_tx.send(true);
     };
     let app = router_with(state.clone(), config.metrics_listen.is_none());

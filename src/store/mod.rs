@@ -16,6 +16,7 @@
 //! - lists and pivots: [`search`] (filtered, ordered attackers/identities/campaigns, with
 //!   [`ip`] for addresses and networks), [`pivot`] (technique → nodes), both paged by
 //!   [`keyset`];
+//!   `summaries.rs`; the live change feed: `live.rs`;
 //! - writes: `insert.rs` (tags, checked by [`validate`]), `context_write.rs`;
 //! - values: [`arg`] (bind parameters), [`codec`] (datetimes, confidences, JSON text),
 //!   [`models`] (rows), [`tag_id`], [`evidence`].
@@ -35,6 +36,7 @@ mod insert;
 mod inspector;
 pub mod ip;
 pub mod keyset;
+mod live;
 mod migrate;
 pub mod models;
 pub mod pivot;
@@ -65,6 +67,7 @@ pub use inspector::{
     DEFAULT_INSPECTOR_LIMIT, DEFAULT_RAW_TAG_LIMIT, InspectorScope, MAX_INSPECTOR_LIMIT,
 };
 pub use migrate::{AppliedMigration, MigrationReport, MigrationState};
+pub use live::{FeedRow, FirstSeenScope, Pruned};
 pub use models::*;
 use pool::Pool;
 pub use pool::{MYSQL_POOL, SQLITE_POOL, StoreOptions};

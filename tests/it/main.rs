@@ -25,6 +25,7 @@ mod kit;
 mod introspection;
 mod ops_cli;
 mod ops_readiness;
+mod live;
 mod playground;
 mod response_limits;
 mod store_contract;

@@ -68,6 +68,34 @@ pub async fn drive<T>(exec: impl Future<Output = T>, queue: LoadQueue) -> T {
     .await
 }
 
+/// [`drive`] for a subscription: each event's resolution runs its batches the same way.
+pub fn drive_stream<S>(exec: S, queue: LoadQueue) -> impl futures_util::Stream<Item = S::Item>
+where
+    S: futures_util::Stream + Unpin,
+{
+    let mut exec = exec;
+    let mut running: FuturesUnordered<BoxFuture<'static, ()>> = FuturesUnordered::new();
+    let flag = Arc::new(WakeFlag::default());
+    let waker = Waker::from(flag.clone());
+    futures_util::stream::poll_fn(move |cx| {
+        flag.outer.register(cx.waker());
+        loop {
+            flag.woken.store(false, Ordering::SeqCst);
+            if let Poll::Ready(out) = exec.poll_next_unpin(&mut Context::from_waker(&waker)) {
+                return Poll::Ready(out);
+            }
+            let self_woken = flag.woken.swap(false, Ordering::SeqCst);
+            if !self_woken {
+                running.extend(queue.take());
+            }
+            match running.poll_next_unpin(cx) {
+                Poll::Ready(Some(())) => continue,
+                Poll::Ready(None) | Poll::Pending => return Poll::Pending,
+            }
+        }
+    })
+}
+
 /// Records that the query's future woke itself, and forwards the wake-up.
 #[derive(Default)]
 struct WakeFlag {

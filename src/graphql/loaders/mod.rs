@@ -18,7 +18,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache};
 use super::error::StoreErrorRef;
 use crate::store::Store;
 
-pub use drive::{LoadQueue, drive};
+pub use drive::{LoadQueue, drive, drive_stream};
 pub use pivots::{AttackerTagCount, PivotKey, PivotPage, PivotTotal};
 pub use relations::{
     AttackerSessions, CampaignIdentities, IdentityAttackers, IdentityPhases, SessionParticipants,

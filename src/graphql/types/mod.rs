@@ -9,6 +9,7 @@ pub mod identity;
 pub mod kill_chain;
 pub mod list;
 pub mod node;
+pub mod live;
 pub mod page;
 pub mod pivot;
 pub mod scalars;
