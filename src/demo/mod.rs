@@ -9,8 +9,8 @@
 //! [`Shape::Decnet`] (`--shape decnet`) redistributes them as DECNET's reference fleet
 //! is: identities of hundreds of attackers, campaigns of many identities, re-clustering.
 
-mod recluster;
 mod guard;
+mod recluster;
 mod rules;
 mod shape;
 

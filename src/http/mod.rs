@@ -5,18 +5,18 @@
 pub mod access_log;
 mod auth;
 mod bind;
-mod graphiql;
 mod export;
+mod graphiql;
 mod graphql;
 mod health;
 pub mod layers;
+pub mod readiness;
 mod request;
 mod response;
 mod server;
 pub mod shed;
-pub mod readiness;
-mod startup;
 mod sse;
+mod startup;
 mod ws;
 
 use std::sync::Arc;

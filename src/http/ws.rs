@@ -22,7 +22,7 @@ use async_graphql::Request as GqlRequest;
 use axum::extract::ws::{
     CloseFrame, Message, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
 };
-use axum::extract::{Extension, RawQuery, State};
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
@@ -50,11 +50,11 @@ pub async fn get(
     principal: Option<Extension<Principal>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     headers: HeaderMap,
-    q: RawQuery,
+    uri: axum::http::Uri,
 ) -> Response {
     let ws = match ws {
         Ok(ws) => ws,
-        Err(_) => return super::graphql::get(State(s), principal, headers, q).await,
+        Err(_) => return super::graphql::get(State(s), principal, headers, uri).await,
     };
     let header_auth = headers
         .get(header::AUTHORIZATION)

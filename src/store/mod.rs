@@ -66,8 +66,8 @@ pub use export::{AttackerCommands, SightingTag};
 pub use inspector::{
     DEFAULT_INSPECTOR_LIMIT, DEFAULT_RAW_TAG_LIMIT, InspectorScope, MAX_INSPECTOR_LIMIT,
 };
-pub use migrate::{AppliedMigration, MigrationReport, MigrationState};
 pub use live::{FeedRow, FirstSeenScope, Pruned};
+pub use migrate::{AppliedMigration, MigrationReport, MigrationState};
 pub use models::*;
 use pool::Pool;
 pub use pool::{MYSQL_POOL, SQLITE_POOL, StoreOptions};

@@ -46,6 +46,8 @@ pub const TTPGRAPH_OBJECTS: &[Object] = &[
     Object::Trigger("trg_attackers_identity_scope_insert"),
     Object::Trigger("trg_attackers_identity_scope_update"),
     Object::Trigger("trg_attackers_identity_scope_delete"),
+    // 0008: the live change feed.
+    Object::Trigger("trg_ttp_tag_live_feed"),
     // 0004, 0005: covering indexes on ttp_tag.
     Object::Index {
         table: "ttp_tag",
@@ -59,12 +61,72 @@ pub const TTPGRAPH_OBJECTS: &[Object] = &[
         table: "ttp_tag",
         name: "ix_ttp_tag_attacker_inspect",
     },
+    // 0009: the pivots' covering and sort indexes.
+    Object::Index {
+        table: "ttp_tag",
+        name: "ix_ttp_tag_created_rollup",
+    },
+    Object::Index {
+        table: "ttp_tag",
+        name: "ix_ttp_tag_technique_pivot",
+    },
+    Object::Index {
+        table: "attackers",
+        name: "ix_attackers_ip_uuid",
+    },
+    Object::Index {
+        table: "attackers",
+        name: "ix_attackers_first_seen_uuid",
+    },
+    Object::Index {
+        table: "attackers",
+        name: "ix_attackers_last_seen_uuid",
+    },
+    Object::Index {
+        table: "attackers",
+        name: "ix_attackers_event_count_uuid",
+    },
+    Object::Index {
+        table: "attacker_identities",
+        name: "ix_attacker_identities_first_seen_uuid",
+    },
+    Object::Index {
+        table: "attacker_identities",
+        name: "ix_attacker_identities_last_seen_uuid",
+    },
+    Object::Index {
+        table: "attacker_identities",
+        name: "ix_attacker_identities_observations_uuid",
+    },
+    Object::Index {
+        table: "attacker_identities",
+        name: "ix_attacker_identities_confidence_uuid",
+    },
+    Object::Index {
+        table: "campaigns",
+        name: "ix_campaigns_first_seen_uuid",
+    },
+    Object::Index {
+        table: "campaigns",
+        name: "ix_campaigns_last_seen_uuid",
+    },
+    Object::Index {
+        table: "campaigns",
+        name: "ix_campaigns_identity_count_uuid",
+    },
+    Object::Index {
+        table: "campaigns",
+        name: "ix_campaigns_confidence_uuid",
+    },
     // 0003 (mirrored by 0006).
     Object::Table("ttp_fleet_rollup"),
     Object::Table("ttp_attacker_rollup"),
     Object::Table("ttp_identity_rollup"),
     // 0007.
     Object::Table("ttp_identity_scope_rollup"),
+    // 0008.
+    Object::Table("ttp_live_feed"),
+    Object::Table("ttp_live_floor"),
     // sqlx's bookkeeping: without it the next `migrate` installs everything again.
     Object::Table("_sqlx_migrations"),
 ];

@@ -169,8 +169,8 @@ pub fn check_window(since: Option<DateTime>, until: Option<DateTime>) -> Result<
 /// rules the download routes share ([`crate::export::source::parse_filter`]), then the
 /// window.
 pub fn technique_filter(args: TechniqueArgs) -> Result<TechniqueFilter> {
-    let mut filter =
-        crate::export::source::parse_filter(args.min_confidence, args.tactics).map_err(bad_input)?;
+    let mut filter = crate::export::source::parse_filter(args.min_confidence, args.tactics)
+        .map_err(bad_input)?;
     check_window(args.since, args.until)?;
     filter.since = args.since.map(|d| Timestamp(d.0));
     filter.until = args.until.map(|d| Timestamp(d.0));
