@@ -298,3 +298,11 @@ async fn run_mysql_migrations(
     summaries?;
     m.run_direct(None, &mut *conn, false).await
 }
+
+/// The versions of this release's migrations (both dialects have the same ones).
+pub fn migration_versions() -> Vec<i64> {
+    sqlx::migrate!("./migrations/sqlite")
+        .iter()
+        .map(|m| m.version)
+        .collect()
+}

@@ -67,7 +67,7 @@ pub use inspector::{
     DEFAULT_INSPECTOR_LIMIT, DEFAULT_RAW_TAG_LIMIT, InspectorScope, MAX_INSPECTOR_LIMIT,
 };
 pub use live::{FeedRow, FirstSeenScope, Pruned};
-pub use migrate::{AppliedMigration, MigrationReport, MigrationState};
+pub use migrate::{AppliedMigration, MigrationReport, MigrationState, migration_versions};
 pub use models::*;
 use pool::Pool;
 pub use pool::{MYSQL_POOL, SQLITE_POOL, StoreOptions};
