@@ -146,6 +146,36 @@ impl Store {
         self.tags_by_attacker_page(attacker_uuid, None, limit).await
     }
 
+    /// One page of an attacker's raw tags read backwards: the rows just before the
+    /// `(created_at, uuid)` cursor in the newest-first list (that is, newer ones), or
+    /// without a cursor the oldest ones; nearest the cursor (or oldest) first. The
+    /// caller turns the page around.
+    pub async fn tags_by_attacker_page_before(
+        &self,
+        attacker_uuid: &str,
+        before: Option<(Timestamp, String)>,
+        limit: i64,
+    ) -> Result<Vec<Tag>> {
+        if limit < 1 {
+            return Err(StoreError::InvalidArgument(format!(
+                "limit must be at least 1, got {limit}"
+            )));
+        }
+        let mut args = vec![Arg::Str(attacker_uuid.to_owned())];
+        let mut cond = String::new();
+        if let Some((at, uuid)) = before {
+            cond.push_str(" AND (t.created_at > ? OR (t.created_at = ? AND t.uuid > ?))");
+            args.extend([Arg::Time(at), Arg::Time(at), Arg::Str(uuid)]);
+        }
+        args.push(Arg::Int(limit));
+        let sql = format!(
+            r"SELECT {select} FROM ttp_tag t WHERE t.attacker_uuid = ?{cond}
+              ORDER BY t.created_at ASC, t.uuid ASC LIMIT ?",
+            select = *TAG_SELECT
+        );
+        self.fetch_all(sql, args).await
+    }
+
     /// One page of an attacker's raw tags, newest first, strictly after the
     /// `(created_at, uuid)` cursor of the previous page's last row.
     pub async fn tags_by_attacker_page(

@@ -287,6 +287,39 @@ contract!(lists_paginate_with_bounded_pages, |db| async move {
         json!([{"sourceId": format!("{S1}#0")}])
     );
     assert_eq!(rest["attacker"]["tags"]["pageInfo"]["hasNextPage"], false);
+
+    // Backwards: `last` is the end of the newest-first list (the oldest tags), still
+    // newest first; `before` walks towards the newest, with exact `hasPreviousPage`.
+    let back = r#"query($a: ID!, $n: Int, $c: String) { attacker(id: $a) {
+        tags(last: $n, before: $c) { nodes { sourceId }
+          pageInfo { hasPreviousPage hasNextPage startCursor } } } }"#;
+    let b1 = gql_ok(&db, back, json!({"a": A1, "n": 3})).await;
+    let b1 = &b1["attacker"]["tags"];
+    assert_eq!(
+        b1["nodes"],
+        json!([{"sourceId": format!("{S1}#2")}, {"sourceId": format!("{S1}#1")}, {"sourceId": format!("{S1}#0")}])
+    );
+    assert_eq!(b1["pageInfo"]["hasPreviousPage"], true);
+    assert_eq!(b1["pageInfo"]["hasNextPage"], false);
+    let b2 = gql_ok(
+        &db,
+        back,
+        json!({"a": A1, "n": 3, "c": b1["pageInfo"]["startCursor"]}),
+    )
+    .await;
+    let b2 = &b2["attacker"]["tags"];
+    assert_eq!(b2["nodes"], json!([{"sourceId": format!("{S1}#3")}]));
+    assert_eq!(b2["pageInfo"]["hasPreviousPage"], false);
+    assert_eq!(b2["pageInfo"]["hasNextPage"], true);
+    let mixed = gql(
+        &db,
+        r#"query($a: ID!) { attacker(id: $a) { tags(first: 1, last: 1) { nodes { sourceId } } } }"#,
+        json!({"a": A1}),
+    )
+    .await;
+    assert_eq!(error_code(&mixed), "BAD_USER_INPUT", "{mixed}");
+    let bad = gql(&db, back, json!({"a": A1, "n": 0})).await;
+    assert_eq!(error_code(&bad), "BAD_USER_INPUT", "{bad}");
 });
 
 contract!(catalog_queries, |db| async move {

@@ -65,6 +65,9 @@ contract!(scoped_queries_never_scan_the_tag_table, |db| async move {
     s.tags_by_attacker_page(&attackers[0], None, 50)
         .await
         .expect("raw tags");
+    s.tags_by_attacker_page_before(&attackers[0], None, 50)
+        .await
+        .expect("raw tags backwards");
     s.tagged_ids(TagAnchor::Identity, identities)
         .await
         .expect("tagged");

@@ -7,7 +7,8 @@ use async_graphql::{Context, ID, Object};
 use serde::{Deserialize, Serialize};
 
 use super::identity::IdentityNode;
-use super::page::{TagConnection, keyset_page, page_cost};
+use super::list::two_way_cost;
+use super::page::{TagConnection, Way, keyset_page};
 use super::scalars::DateTime;
 use super::session::SessionNode;
 use super::tag::TagNode;
@@ -141,30 +142,41 @@ impl AttackerNode {
             .map(|id| SessionNode { id: id.clone() })
             .collect())
     }
-    /// Raw tags, newest first (the rows behind STIX export), paginated.
-    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    /// Raw tags, newest first (the rows behind STIX export), paginated both ways.
+    #[graphql(complexity = "two_way_cost(first, last, child_complexity)")]
     async fn tags(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Page size (default 20, at most the server's page limit).")] first: Option<
-            i32,
-        >,
+        #[graphql(desc = "Page size, forward (default 20, at most the server's page limit).")]
+        first: Option<i32>,
         #[graphql(desc = "Cursor of the last tag of the previous page.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size, backward (the tags just before `before`, or the oldest ones)."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first tag of the next page.")] before: Option<String>,
     ) -> Result<TagConnection> {
         let store = &rc(ctx)?.store;
+        let position = |c: TagCursor| {
+            chrono::DateTime::from_timestamp_micros(c.at_us)
+                .map(|t| (Timestamp(t), c.uuid))
+                .ok_or_else(|| bad_input("the cursor is not one this API issued"))
+        };
         keyset_page(
             limits(ctx),
             first,
             after,
-            async |after: Option<TagCursor>, n| {
-                let after = after
-                    .map(|c| {
-                        chrono::DateTime::from_timestamp_micros(c.at_us)
-                            .map(|t| (Timestamp(t), c.uuid))
-                            .ok_or_else(|| bad_input("after is not a cursor this API issued"))
-                    })
-                    .transpose()?;
-                Ok(store.tags_by_attacker_page(&self.id, after, n).await?)
+            last,
+            before,
+            async |way: Way<TagCursor>, n| match way {
+                Way::Forward(c) => {
+                    let c = c.map(position).transpose()?;
+                    Ok(store.tags_by_attacker_page(&self.id, c, n).await?)
+                }
+                Way::Backward(c) => {
+                    let c = c.map(position).transpose()?;
+                    Ok(store.tags_by_attacker_page_before(&self.id, c, n).await?)
+                }
             },
             |t| {
                 let c = TagCursor {

@@ -140,35 +140,60 @@ pub fn page_args<C: Serialize + DeserializeOwned>(
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<PageArgs<C>> {
-    let first = match first {
+    sized_args(limits, first, after, ("first", "after"))
+}
+
+/// [`page_args`] for either way: `names` are the size and cursor arguments, for the
+/// error messages.
+fn sized_args<C: Serialize + DeserializeOwned>(
+    limits: &Limits,
+    size: Option<i32>,
+    cursor: Option<String>,
+    (size_name, cursor_name): (&str, &str),
+) -> Result<PageArgs<C>> {
+    let first = match size {
         None => limits.default_page_size,
         Some(n) if n >= 1 && (n as usize) <= limits.max_page_size => n as usize,
         Some(n) => {
             return Err(bad_input(format!(
-                "first must be between 1 and {}, got {n}",
+                "{size_name} must be between 1 and {}, got {n}",
                 limits.max_page_size
             )));
         }
     };
-    let after = match after {
+    let after = match cursor {
         None => None,
         Some(s) => Some(
             OpaqueCursor::<C>::decode_cursor(&s)
-                .map_err(|_| bad_input("after is not a cursor this API issued"))?
+                .map_err(|_| bad_input(format!("{cursor_name} is not a cursor this API issued")))?
                 .0,
         ),
     };
     Ok(PageArgs { first, after })
 }
 
-/// One keyset page, the shape of every paginated list: checks `first`/`after`, fetches
-/// `first + 1` rows strictly after the decoded cursor, and builds the connection from
-/// each row's cursor value and node.
+/// Which way a two-way keyset page reads, from which cursor.
+pub enum Way<C> {
+    /// `first`/`after`: rows strictly after the cursor, in list order.
+    Forward(Option<C>),
+    /// `last`/`before`: rows strictly before the cursor (or the list's end), nearest
+    /// first, that is in reverse list order.
+    Backward(Option<C>),
+}
+
+/// One keyset page, either way: checks the size and decodes the cursor, then reads
+/// `first + 1` rows strictly after `after` (the extra one tells that a next page exists),
+/// or `last + 1` rows backwards from `before` (the list's end without it) and turns them
+/// around, so `hasPreviousPage` is exact backwards as `hasNextPage` is forwards. Mixing
+/// the two ways in one call is refused.
+#[allow(clippy::too_many_arguments)]
 pub async fn keyset_page<Cur, R, C>(
     limits: &Limits,
     first: Option<i32>,
     after: Option<String>,
-    fetch: impl AsyncFnOnce(Option<Cur>, i64) -> ApiResult<Vec<R>>,
+    last: Option<i32>,
+    before: Option<String>,
+    fetch: impl AsyncFnOnce(Way<Cur>, i64) -> ApiResult<Vec<R>>,
     item: impl Fn(R) -> (Cur, C::Node),
     total: Total,
 ) -> ApiResult<C>
@@ -176,17 +201,39 @@ where
     Cur: Serialize + DeserializeOwned + Clone,
     C: Connection,
 {
-    let page = page_args::<Cur>(limits, first, after)?;
-    let has_previous = page.after.is_some();
-    let rows = fetch(page.after, page.first as i64 + 1).await?;
-    let items = rows
+    let backward = last.is_some() || before.is_some();
+    if backward && (first.is_some() || after.is_some()) {
+        return Err(bad_input(
+            "first/after and last/before do not mix: page one way per call",
+        ));
+    }
+    let (size, cursor_arg, names) = if backward {
+        (last, before, ("last", "before"))
+    } else {
+        (first, after, ("first", "after"))
+    };
+    let page = sized_args::<Cur>(limits, size, cursor_arg, names)?;
+    let from_cursor = page.after.is_some();
+    let way = if backward {
+        Way::Backward(page.after)
+    } else {
+        Way::Forward(page.after)
+    };
+    let rows = fetch(way, page.first as i64 + 1).await?;
+    let mut items: Vec<(String, C::Node)> = rows
         .into_iter()
         .map(|r| {
             let (c, node) = item(r);
             (cursor(&c), node)
         })
         .collect();
-    Ok(C::from_rows(has_previous, page.first, items, total))
+    if !backward {
+        return Ok(C::from_rows(from_cursor, page.first, items, total));
+    }
+    let has_previous = items.len() > page.first;
+    items.truncate(page.first);
+    items.reverse();
+    Ok(C::from_page(has_previous, from_cursor, items, total))
 }
 
 /// Encodes a cursor value.
