@@ -2,10 +2,9 @@
 
 use async_graphql::{Context, Enum, Object};
 
-use super::list::{PageArgs, two_way_cost};
+use super::list::two_way_cost;
 use super::pivot::{self, TechniquePivotOrder};
 use super::scalars::DateTime;
-use super::technique::TechniqueArgs;
 use crate::graphql::error::ApiResult;
 
 use crate::attack::{self, catalog};
@@ -165,21 +164,17 @@ impl AttackTechnique {
             TechniquePivotOrder,
         >,
     ) -> ApiResult<pivot::TechniqueAttackerConnection> {
-        let args = pivot::PivotArgs {
-            page: PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-            narrow: TechniqueArgs {
-                min_confidence,
-                tactics,
-                since,
-                until,
-            },
-            order: order_by,
-        };
+        let args = pivot::PivotArgs::new(
+            first,
+            after,
+            last,
+            before,
+            min_confidence,
+            tactics,
+            since,
+            until,
+            order_by,
+        );
         pivot::attackers(ctx, &self.0.id, args).await
     }
     /// Identities whose tags (their own or their attackers', each once) showed it, latest sighting first by default; a parent technique counts
@@ -208,21 +203,17 @@ impl AttackTechnique {
             TechniquePivotOrder,
         >,
     ) -> ApiResult<pivot::TechniqueIdentityConnection> {
-        let args = pivot::PivotArgs {
-            page: PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-            narrow: TechniqueArgs {
-                min_confidence,
-                tactics,
-                since,
-                until,
-            },
-            order: order_by,
-        };
+        let args = pivot::PivotArgs::new(
+            first,
+            after,
+            last,
+            before,
+            min_confidence,
+            tactics,
+            since,
+            until,
+            order_by,
+        );
         pivot::identities(ctx, &self.0.id, args).await
     }
     /// Campaigns whose identities' tags showed it, latest sighting first by default; a parent technique counts
@@ -251,21 +242,17 @@ impl AttackTechnique {
             TechniquePivotOrder,
         >,
     ) -> ApiResult<pivot::TechniqueCampaignConnection> {
-        let args = pivot::PivotArgs {
-            page: PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-            narrow: TechniqueArgs {
-                min_confidence,
-                tactics,
-                since,
-                until,
-            },
-            order: order_by,
-        };
+        let args = pivot::PivotArgs::new(
+            first,
+            after,
+            last,
+            before,
+            min_confidence,
+            tactics,
+            since,
+            until,
+            order_by,
+        );
         pivot::campaigns(ctx, &self.0.id, args).await
     }
     /// Sessions whose tags showed it, latest sighting first by default; a parent technique counts
@@ -294,21 +281,17 @@ impl AttackTechnique {
             TechniquePivotOrder,
         >,
     ) -> ApiResult<pivot::TechniqueSessionConnection> {
-        let args = pivot::PivotArgs {
-            page: PageArgs {
-                first,
-                after,
-                last,
-                before,
-            },
-            narrow: TechniqueArgs {
-                min_confidence,
-                tactics,
-                since,
-                until,
-            },
-            order: order_by,
-        };
+        let args = pivot::PivotArgs::new(
+            first,
+            after,
+            last,
+            before,
+            min_confidence,
+            tactics,
+            since,
+            until,
+            order_by,
+        );
         pivot::sessions(ctx, &self.0.id, args).await
     }
 }

@@ -173,6 +173,38 @@ pub struct PivotArgs {
     pub order: Option<TechniquePivotOrder>,
 }
 
+impl PivotArgs {
+    /// The arguments every technique pivot field takes, in their declaration order.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        min_confidence: Option<f64>,
+        tactics: Option<Vec<String>>,
+        since: Option<DateTime>,
+        until: Option<DateTime>,
+        order: Option<TechniquePivotOrder>,
+    ) -> Self {
+        Self {
+            page: PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+            narrow: TechniqueArgs {
+                min_confidence,
+                tactics,
+                since,
+                until,
+            },
+            order,
+        }
+    }
+}
+
 /// Loads one pivot page: checks the arguments, then one DataLoader key.
 async fn load(
     ctx: &Context<'_>,
