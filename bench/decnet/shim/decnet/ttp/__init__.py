@@ -1,0 +1,1 @@
+"""Stand-in package (see decnet/__init__.py of the shims)."""
