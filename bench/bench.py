@@ -4,10 +4,11 @@
 Per dialect: build (or reuse) a deterministic 1M-tag fleet with `ttpgraph demo`, pick the
 ids to query, start the release server and time it to /readyz, drive every operation
 over loopback with wrk at fixed concurrency (checking every body), time the same store
-methods without HTTP/GraphQL (the floor) right after each operation, measure inserts,
-clean up what the benchmark wrote, and print/write one markdown report.
+methods without HTTP/GraphQL (the floor) right after each operation, call DECNET's own
+repository code with the same ids on the same database, measure inserts, clean up what
+the benchmark wrote, and print/write one markdown report.
 
-Standard library only.
+Standard library only (DECNET's code runs in bench/.venv-decnet, which bench/run.sh makes).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 #   sampling.py    CPU and RSS of the server, the database and the machine (Probe)
 #   operations.py  what is sent: graphql/<OperationName>.graphql and the bodies built from ids
 #   measure.py     one operation: sanity requests, wrk runs, idle waits, the floor
+#   decnet/        DECNET's own TTP repository code, run in-process on the same database (run.py)
 #   report.py      the markdown report, DECNET's figures and the targets
 #   suite.py       one dialect's run, step by step
 
@@ -30,7 +32,8 @@ import signal
 import sys
 from pathlib import Path
 
-from common import DATA, HELPER, OUT, ROOT, TTPGRAPH, kill_children, log, on_signal
+from common import (DATA, DECNET_PYTHON, DECNET_REQUIREMENTS, DECNET_VENV, HELPER, OUT, ROOT, TTPGRAPH,
+                    kill_children, log, on_signal)
 from report import report
 from suite import bench_dialect
 
@@ -52,6 +55,13 @@ def main() -> None:
                    help="comma-separated subset (identity_median, identity_max, attacker, session, campaign, "
                         "fleet, inspector, attackers_page, attackers_page_1, typename, export, insert_tags)")
     p.add_argument("--no-floor", action="store_true", help="skip the store+SQL floor")
+    p.add_argument("--no-decnet", action="store_true",
+                   help="do not run DECNET's own repository code (bench/decnet/run.py) after the reads; the "
+                        "report then compares with the figures of issue 5, labelled as such")
+    p.add_argument("--decnet-duration", type=float, default=5.0,
+                   help="DECNET: seconds per measured window, one caller and --concurrency callers (default 5)")
+    p.add_argument("--decnet-min-calls", type=int, default=5,
+                   help="DECNET: a slow operation's window goes on until this many calls (default 5)")
     p.add_argument("--rotate", type=int, default=50, help="ids to rotate over where the benchmark rotates")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--attackers", type=int, default=30_000)
@@ -84,11 +94,6 @@ def main() -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     atexit.register(kill_children)
-    DATA.mkdir(parents=True, exist_ok=True)
-    OUT.mkdir(parents=True, exist_ok=True)
-    for f in (TTPGRAPH, HELPER):
-        if not f.exists():
-            raise SystemExit(f"FAILED: {f} is missing: run bench/run.sh, which builds it")
     if a.report:
         # Re-render a report from a run's results.json (e.g. after changing the report).
         ctx = json.loads(Path(a.report).read_text())
@@ -96,6 +101,16 @@ def main() -> None:
         saved = argparse.Namespace(**(ctx.get("args") or vars(a)))
         sys.stdout.write(report(dialect, ctx, saved))
         return
+    DATA.mkdir(parents=True, exist_ok=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    for f in (TTPGRAPH, HELPER):
+        if not f.exists():
+            raise SystemExit(f"FAILED: {f} is missing: run bench/run.sh, which builds it")
+    installed = DECNET_VENV / "requirements.txt"
+    if not a.no_decnet and not (DECNET_PYTHON.exists() and installed.exists()
+                                and installed.read_bytes() == DECNET_REQUIREMENTS.read_bytes()):
+        raise SystemExit(f"FAILED: {DECNET_VENV} is missing or not up to date: bench/run.sh creates it from "
+                         f"{DECNET_REQUIREMENTS.relative_to(ROOT)} (or pass --no-decnet for the figures of issue 5)")
     if a.database_url:
         dialect = "mysql" if a.database_url.lower().startswith(("mysql:", "mariadb:")) else "sqlite"
         if a.dialect not in ("all", dialect):

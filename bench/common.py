@@ -20,6 +20,12 @@ OUT = BENCH / "out"
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
 TTPGRAPH = TARGET / "release" / "ttpgraph"
 HELPER = TARGET / "release" / "examples" / "bench_floor"
+# DECNET's own repository code (bench/decnet/run.py) runs in this venv, which bench/run.sh
+# creates from bench/decnet/requirements.txt.
+DECNET_VENV = BENCH / ".venv-decnet"
+DECNET_PYTHON = DECNET_VENV / "bin" / "python"
+DECNET_HARNESS = BENCH / "decnet" / "run.py"
+DECNET_REQUIREMENTS = BENCH / "decnet" / "requirements.txt"
 
 CHILDREN: list[subprocess.Popen] = []
 

@@ -44,7 +44,7 @@ def sanity(server: Server, op: dict, samples: list[str]) -> dict:
     statements they cost (the SQL counter of /metrics before and after, divided by the
     requests made)."""
     before = sql_statements(server.metrics())
-    sizes, lat = [], []
+    sizes, lat, rows = [], [], None
     started = time.perf_counter()
     for sample in samples:
         if lat and time.perf_counter() - started > 5:
@@ -56,8 +56,10 @@ def sanity(server: Server, op: dict, samples: list[str]) -> dict:
         if status != 200 or '"errors"' in text or '"data"' not in text or (op["expect"] not in text):
             raise SystemExit(f"FAILED: {op['name']}: the sanity request failed (HTTP {status}): {text[:600]}")
         sizes.append(len(data))
+        if rows is None and op.get("rows"):
+            rows = text.count(op["rows"])  # the answer for the first id
     after = sql_statements(server.metrics())
-    return {"statements": (after - before) / len(lat), "requests": len(lat),
+    return {"statements": (after - before) / len(lat), "requests": len(lat), "rows_first": rows,
             "bytes": int(statistics.median(sizes)), "latency_s": statistics.median(lat)}
 
 
@@ -117,6 +119,7 @@ def http_op(server: Server, op: dict, out_dir: Path, db_pid, a, nonce: str) -> d
     r["served"] = served
     r["probe_requests"] = probe["requests"]
     r["response_bytes"] = probe["bytes"]
+    r["rows_first"] = probe["rows_first"]
     r["window_s"], r["warmup_s"] = duration, warmup
     r["single_ms"] = probe["latency_s"] * 1000
     r.update(pr.result)

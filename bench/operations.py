@@ -62,8 +62,9 @@ def insert_template(batch: int) -> str:
 
 
 def operations(ids: dict, a) -> list[dict]:
-    """Every HTTP operation: name, label, bodies, the substring every good body has, and
-    the floor operation measured right after it."""
+    """Every HTTP operation: name, label, bodies, the substring every good body has, the
+    one each row of the answer has once (to count the rows answered for the first id, next
+    to DECNET's), and the floor operation measured right after it."""
     def per_id(q, key, extra=None):
         return [body(q, {"id": i, **(extra or {})}) for i in ids[key]["ids"]]
 
@@ -78,27 +79,28 @@ def operations(ids: dict, a) -> list[dict]:
     ops = [
         dict(name="identity_median", label="identity `techniques`, median identity",
              scope=scope("identity_median") + f" (median {ids['identity_median']['true_median_tags']})",
-             bodies=per_id("IdentityTechniques", "identity_median"), expect='"techniques":[{', floor="identity_median",
-             opname="IdentityTechniques"),
+             bodies=per_id("IdentityTechniques", "identity_median"), expect='"techniques":[{', rows='"techniqueId"',
+             floor="identity_median", opname="IdentityTechniques"),
         dict(name="identity_max", label="identity `techniques`, most-tagged identity",
              scope=scope("identity_max"), bodies=per_id("IdentityTechniques", "identity_max"),
-             expect='"techniques":[{', floor="identity_max", opname="IdentityTechniques"),
+             expect='"techniques":[{', rows='"techniqueId"', floor="identity_max", opname="IdentityTechniques"),
         dict(name="attacker", label="attacker `techniques` (busiest attackers)", scope=scope("attacker"),
-             bodies=per_id("AttackerTechniques", "attacker"), expect='"techniques":[{', floor="attacker",
-             opname="AttackerTechniques"),
+             bodies=per_id("AttackerTechniques", "attacker"), expect='"techniques":[{', rows='"techniqueId"',
+             floor="attacker", opname="AttackerTechniques"),
         dict(name="session", label="session `techniques` (busiest sessions)", scope=scope("session"),
-             bodies=per_id("SessionTechniques", "session"), expect='"techniques":[{', floor="session",
-             opname="SessionTechniques"),
+             bodies=per_id("SessionTechniques", "session"), expect='"techniques":[{', rows='"techniqueId"',
+             floor="session", opname="SessionTechniques"),
         dict(name="campaign", label="campaign `techniques`, largest campaign",
              scope=scope("campaign") + f", {ids['campaign']['identities']} identities",
-             bodies=per_id("CampaignTechniques", "campaign"), expect='"techniques":[{', floor="campaign",
-             opname="CampaignTechniques"),
+             bodies=per_id("CampaignTechniques", "campaign"), expect='"techniques":[{', rows='"techniqueId"',
+             floor="campaign", opname="CampaignTechniques"),
         dict(name="fleet", label="`fleetTechniques`", scope=f"{ids['fleet']['tags']:,} tags",
-             bodies=[body("FleetTechniques")], expect='"techniqueId"', floor="fleet", opname="FleetTechniques"),
+             bodies=[body("FleetTechniques")], expect='"techniqueId"', rows='"techniqueId"', floor="fleet",
+             opname="FleetTechniques"),
         dict(name="inspector", label="inspector, identity scope, `limit: 200`",
              scope=f"most-tagged identity, {insp['technique_id']} ({insp['technique_tags']:,} tags)",
              bodies=[body("Inspect", {"id": insp["ids"][0], "technique": insp["technique_id"]})],
-             expect='"uuid"', floor="inspector", opname="Inspect"),
+             expect='"uuid"', rows='"uuid"', floor="inspector", opname="Inspect"),
         dict(name="attackers_page", label="page of 100 attackers + `techniques` + `identity { techniques }`",
              scope=f"{len(cursors)} pages", bodies=[body("AttackersPage", {"first": 100, "after": c}) for c in cursors],
              expect='"nodes":[{', floor="attackers_page", opname="AttackersPage"),

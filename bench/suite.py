@@ -8,13 +8,33 @@ import json
 import time
 from pathlib import Path
 
-from common import OUT, ROOT, TTPGRAPH, helper, log, run
+from common import DECNET_HARNESS, DECNET_PYTHON, OUT, ROOT, TTPGRAPH, helper, log, run
 from fleet import database_url, ensure_fleet, ensure_ids
 from measure import floor_op, http_op
 from operations import insert_operation, operations
 from report import report
 from sampling import find_pid
 from server import Server, free_port
+
+
+# The operations DECNET's repository has (its fleet export is `export`); no page, no writes.
+DECNET_OPS = ("identity_median", "identity_max", "attacker", "session", "campaign", "fleet", "inspector", "export")
+
+
+def decnet_run(dialect: str, url: str, ids_path: Path, out_dir: Path, a) -> dict | None:
+    """DECNET's own TTPMixin on the same database and ids, in-process in its venv
+    (bench/decnet/run.py); its results go to <out>/decnet.json and into the report."""
+    ops = [o for o in DECNET_OPS if not a.ops or o in a.ops.split(",")]
+    if not ops:
+        return None
+    out = out_dir / "decnet.json"
+    log(f"\n[{dialect}] DECNET's own repository code, in-process: {', '.join(ops)}")
+    t0 = time.perf_counter()
+    run([DECNET_PYTHON, DECNET_HARNESS, "--database-url", url, "--ids", ids_path, "--ops", ",".join(ops),
+         "--duration", f"{a.decnet_duration:g}", "--min-calls", str(a.decnet_min_calls),
+         "--concurrency", str(a.concurrency), "--out", out], capture=False)
+    log(f"  DECNET took {time.perf_counter() - t0:.0f} s; results in {out.relative_to(ROOT)}")
+    return json.loads(out.read_text())
 
 
 def bench_dialect(dialect: str, a) -> Path:
@@ -64,6 +84,8 @@ def bench_dialect(dialect: str, a) -> Path:
                     op["floor"], url, ids_path, a, (op["result"]["window_s"], op["result"]["warmup_s"]))
         reads = [o["result"]["rss_max_mib"] for o in ctx["ops"]]
         ctx["rss_reads"] = max(reads) if reads else float("nan")
+        if not a.no_decnet:
+            ctx["decnet"] = decnet_run(dialect, url, ids_path, out_dir, a)
         if not a.no_floor and (not a.ops or "export" in a.ops.split(",")):
             log(f"\n[{dialect}] export rollup, store only (one caller)")
             r = helper(["floor", "--database-url", url, "--ids", str(ids_path), "--ops", "export",

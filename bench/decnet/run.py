@@ -98,15 +98,14 @@ def engine_for(database_url: str):
             raise SystemExit(f"FAILED: no SQLite database at {path}")
         engine = create_async_engine(f"sqlite+aiosqlite:///{path}", echo=False, connect_args={"uri": True})
         return engine, {"dialect": "sqlite", "driver": "aiosqlite", "url": f"sqlite+aiosqlite:///{path}",
-                        "pool_note": "SQLAlchemy's default for a file database (DECNET sets no pool options)"}
+                        "pool_note": "SQLAlchemy's default for a file database: DECNET sets no pool options"}
     if scheme in ("mysql", "mariadb"):
         url = URL.create("mysql+asyncmy", username=unquote(u.username or "") or None,
                          password=unquote(u.password) if u.password else None, host=u.hostname or "127.0.0.1",
                          port=u.port or 3306, database=u.path.lstrip("/") or None)
         engine = create_async_engine(url, echo=False, **MYSQL_POOL)
         return engine, {"dialect": "mysql", "driver": "asyncmy", "url": url.render_as_string(hide_password=True),
-                        "pool_note": "DECNET's MySQL defaults (pool_size 20, max_overflow 40, pre-ping, "
-                                     "recycle 3600 s)"}
+                        "pool_note": "DECNET's MySQL defaults, with pre-ping and a 3600 s recycle"}
     raise SystemExit(f"FAILED: unsupported database URL {database_url!r} (sqlite:// or mysql://)")
 
 

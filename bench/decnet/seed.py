@@ -1,7 +1,7 @@
 """DECNET's TTP repository code, read from the seed dump at run time (never copied into
 this repository).
 
-The seed (`shared/seed/000_*.txt`, SPEC §0) is a text dump of DECNET's
+The seed (`shared/seed/000_*.txt`, named by SPEC's introduction) is a text dump of DECNET's
 `decnet/web/db/sqlmodel_repo/ttp.py` as a web page rendered it: one line of commit message,
 a few header lines ("485 lines", "20 KiB", "Python"), then the source lines, each followed
 by a line `|` and a line `||` (an empty source line is just the pair). The dump lost every
@@ -19,7 +19,7 @@ line's leading white space, so Python's block structure has to be rebuilt:
   assigned); `def`, `class`, `with` and `try` bodies go on.
 
 The result must compile, and with its indentation stripped again it must equal the dump
-line for line. `python3 bench/decnet/seed.py [--seed PATH]` prints it for inspection.
+line for line. (A dump that kept its indentation and compiles is used as it is.) `python3 bench/decnet/seed.py [--seed PATH]` prints it for inspection.
 
 Standard library only (imported by the harness inside its own venv, and usable without).
 """
@@ -62,7 +62,7 @@ def default_seed() -> Path:
 
 
 def dump_lines(text: str) -> list[str]:
-    """The source lines of the dump, without indentation (commit message and header dropped)."""
+    """The source lines of the dump (commit message and header dropped)."""
     raw = text.replace("\r\n", "\n").split("\n")
     i = 1  # line 0 is the commit message
     while i < len(raw) and _HEADER.match(raw[i].strip()):
@@ -303,13 +303,24 @@ def reindent(lines: list[str]) -> str:
     return "\n".join(reversed(out)) + "\n"
 
 
+def _compiles(source: str) -> bool:
+    try:
+        compile(source, "<seed>", "exec")
+    except SyntaxError:
+        return False
+    return True
+
+
 def extract(seed: Path) -> tuple[str, dict]:
     """(the rebuilt source, facts about the seed for the results)."""
     text = seed.read_text(encoding="utf-8")
     lines = dump_lines(text)
-    source = reindent(lines)
+    source = "\n".join(lines) + "\n"
+    if not (any(ln[:1].isspace() for ln in lines) and _compiles(source)):  # a dump that kept it is used as is
+        lines = [ln.lstrip() for ln in lines]
+        source = reindent(lines)
     compile(source, str(seed), "exec")
-    back = [ln.lstrip() for ln in source.rstrip("\n").split("\n")]
+    back = [ln.lstrip() for ln in source[:-1].split("\n")]
     if back != [ln.lstrip() for ln in lines]:
         raise ValueError("the rebuilt source differs from the dump beyond indentation")
     info = {
