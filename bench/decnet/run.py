@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import functools
 import importlib.metadata
 import itertools
 import json
@@ -188,7 +189,7 @@ async def bench(a) -> dict:
     try:
         for name in wanted:
             method, make, concurrent = OPS[name]
-            call = (lambda make: lambda k: make(repo, ids, k))(make)
+            call = functools.partial(make, repo, ids)
             log(f"[decnet] {name}: {method}")
             try:
                 t = time.perf_counter()
