@@ -79,8 +79,9 @@ def decnet_table(dialect: str, ctx: dict) -> str:
     db, v, sd = d["database"], d["versions"], d["seed"]
     pool = db["pool"]
     by = {o["name"]: o["result"] for o in ctx["ops"]}
+    review = "the reviewed rebuild" if sd.get("reviewed") else "⚠ not the reviewed rebuild: see bench/decnet/seed.py"
     L = [f"DECNET's own repository code in this run (`bench/decnet/run.py`): `TTPMixin` rebuilt from the seed "
-         f"(`{sd['path'].rsplit('/', 1)[-1]}`, source sha256 {sd['source_sha256'][:12]}), its imports stood in "
+         f"(`{sd['path'].rsplit('/', 1)[-1]}`, source sha256 {sd['source_sha256'][:12]}, {review}), its imports stood in "
          f"for by `bench/decnet/shim/`, called in-process — no HTTP — through SQLAlchemy {v['SQLAlchemy']} / "
          f"sqlmodel {v['sqlmodel']} / pydantic {v['pydantic']} and {db['driver']} {v.get(db['driver'])} "
          f"(Python {v['python']}); pool {pool['class']} of {pool['size']} + {pool['max_overflow']} overflow "

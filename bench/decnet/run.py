@@ -172,6 +172,9 @@ def versions() -> dict:
 async def bench(a) -> dict:
     ids = json.loads(Path(a.ids).read_text())
     mod, seed_info = seed.load(a.seed or seed.default_seed())
+    if not seed_info["reviewed"]:
+        log(f"warning: the code rebuilt from {seed_info['path']} is not the reviewed rebuild (seed.REVIEWED): "
+            "check `python3 bench/decnet/seed.py` against DECNET's ttp.py, then update seed.REVIEWED")
     missing = [m for m, _, _ in OPS.values() if not hasattr(mod.TTPMixin, m)]
     if missing:
         raise SystemExit(f"FAILED: the seed's TTPMixin has no {', '.join(missing)}")
