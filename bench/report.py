@@ -95,10 +95,11 @@ def decnet_table(dialect: str, ctx: dict) -> str:
         same = "" if ours is None else f" {mark(ours == r['rows_first'])}"
         one, many = r["alone"], r.get("concurrent") or {}
         errors = one["errors"] + many.get("errors", 0)
+        first = " ".join((one["first_error"] or many.get("first_error") or "").split()).replace("|", "/")[:160]
         L.append(f"| {k} | `{r['method']}` | {r['rows_first']:,} / {'–' if ours is None else f'{ours:,}'}{same} | "
                  f"{num(one['calls_per_s'])} | {ms(one['p50_ms'])} | {ms(one['p99_ms'])} | "
                  f"{num(many.get('calls_per_s'))} | {ms(many.get('p50_ms'))} | {ms(many.get('p99_ms'))} | "
-                 f"{errors}{' ❌ ' + (one['first_error'] or many.get('first_error') or '') if errors else ''} |")
+                 f"{errors}{' ❌ ' + first if errors else ''} |")
     return "\n".join(L) + "\n"
 
 
