@@ -5,15 +5,30 @@
 # and wall seconds per step, time to the first answered query, the disk used, and the
 # release binary's size; deletes the clone and the target directory at the end.
 #
-#   bench/first-run.sh [--release]     # MySQL tests run when TTPGRAPH_TEST_MYSQL_URL is set
+#   bench/first-run.sh [--release] [--keep DIR]   # MySQL tests run when TTPGRAPH_TEST_MYSQL_URL is set
+#
+# --keep DIR moves the scratch target directory to DIR at the end instead of deleting it
+# (to reuse the cold build afterwards).
 #
 # CPU seconds are what to compare across machines; wall time depends on what else runs.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 release=0
-[ "${1:-}" = "--release" ] && release=1
+keep=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --release) release=1 ;;
+    --keep) keep="$2"; shift ;;
+    *) echo "usage: $0 [--release] [--keep DIR]" >&2; exit 2 ;;
+  esac
+  shift
+done
 scratch="$(mktemp -d /tmp/ttpgraph-first-run.XXXXXX)"
-trap 'rm -rf "$scratch"' EXIT
+cleanup() {
+  if [ -n "$keep" ] && [ -d "$scratch/target" ]; then rm -rf "$keep"; mv "$scratch/target" "$keep"; fi
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
 git clone -q "$repo" "$scratch/src"
 cd "$scratch/src"
 export CARGO_TARGET_DIR="$scratch/target"
