@@ -1,5 +1,7 @@
-//! Regenerates `data/attack/enterprise-techniques.csv` and `enterprise-tactics.csv` from an
-//! official MITRE ATT&CK STIX 2.1 bundle.
+//! Regenerates the five CSV files of `data/attack/` from one official MITRE ATT&CK STIX 2.1
+//! bundle: `enterprise-techniques.csv` and `enterprise-tactics.csv` (the catalog,
+//! `stix.rs`), `enterprise-stix-ids.csv`, `enterprise-groups.csv` and
+//! `enterprise-group-techniques.csv` (what `src/attack/groups.rs` reads, `groups.rs`).
 //!
 //! Run it by hand when adopting a new ATT&CK release (never from a build: builds are
 //! offline). Download `enterprise-attack/enterprise-attack-<version>.json` from
@@ -10,13 +12,19 @@
 //! ```
 //!
 //! Afterwards update `data/attack/NOTICE-ATTACK.txt` (version and copyright year: MITRE's
-//! licence requires the designation with every copy) and the pinned counts in
-//! `src/attack/catalog.rs`'s tests, and review the diff.
+//! licence requires the designation with every copy), the release in the README's ATT&CK
+//! section and `RELEASE` in `src/attack/catalog.rs`, the pinned counts in the tests of
+//! `src/attack/catalog.rs` and `src/attack/groups.rs`, and review the diff.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use ttpgraph::attack::catalog::Catalog;
+use ttpgraph::attack::groups::Groups;
+
+#[cfg(test)]
+mod fixture;
+mod groups;
 mod stix;
 
 use stix::csvs_from_stix_bundle;
@@ -49,6 +57,12 @@ fn run(bundle: &Path, out_dir: &Path) -> Result<(), String> {
     };
     let techniques_path = write("enterprise-techniques.csv", &csvs.techniques_csv)?;
     let tactics_path = write("enterprise-tactics.csv", &csvs.tactics_csv)?;
+    let stix_ids_path = write("enterprise-stix-ids.csv", &csvs.stix_ids_csv)?;
+    let groups_path = write("enterprise-groups.csv", &csvs.groups_csv)?;
+    let pairs_path = write(
+        "enterprise-group-techniques.csv",
+        &csvs.group_techniques_csv,
+    )?;
 
     // Read the output back the way the server will, so the counts printed are what it sees.
     let catalog = Catalog::from_csv(&csvs.techniques_csv, &csvs.tactics_csv);
@@ -73,6 +87,40 @@ fn run(bundle: &Path, out_dir: &Path) -> Result<(), String> {
         tactics_path.display(),
         catalog.tactics().len()
     );
-    println!("now update NOTICE-ATTACK.txt and the pinned counts in src/attack/catalog.rs tests");
+
+    let groups = Groups::from_csv(
+        &csvs.groups_csv,
+        &csvs.group_techniques_csv,
+        &csvs.stix_ids_csv,
+    );
+    let all = groups.all();
+    println!(
+        "{}: {} groups, {} revoked, {} deprecated",
+        groups_path.display(),
+        all.len(),
+        all.iter().filter(|g| g.revoked).count(),
+        all.iter().filter(|g| g.deprecated).count(),
+    );
+    println!(
+        "{}: {} uses pairs",
+        pairs_path.display(),
+        all.iter().map(|g| g.techniques.len()).sum::<usize>(),
+    );
+    println!(
+        "{}: STIX ids of {} techniques ({} active)",
+        stix_ids_path.display(),
+        catalog
+            .techniques()
+            .filter(|t| groups.stix_id(&t.id).is_some())
+            .count(),
+        catalog
+            .techniques()
+            .filter(|t| t.is_active() && groups.stix_id(&t.id).is_some())
+            .count(),
+    );
+    println!(
+        "now update NOTICE-ATTACK.txt, the README's release, RELEASE and the pinned counts in \
+         the src/attack/catalog.rs and groups.rs tests"
+    );
     Ok(())
 }

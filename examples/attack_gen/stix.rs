@@ -1,5 +1,7 @@
 //! Generator for the embedded CSVs from an official MITRE STIX 2.1 bundle
-//! (`enterprise-attack-<version>.json` from mitre-attack/attack-stix-data).
+//! (`enterprise-attack-<version>.json` from mitre-attack/attack-stix-data): this file reads
+//! the bundle and writes the catalog's techniques and tactics; `groups.rs` writes the
+//! technique STIX ids, groups and group techniques.
 //!
 //! Run by hand through `examples/attack_gen/` when adopting a new ATT&CK release, never at
 //! build or run time: builds are offline and the bundle is ~50 MB. It is strict on purpose:
@@ -13,17 +15,25 @@ use serde_json::Value;
 
 use ttpgraph::attack::catalog::{Tactic, Technique};
 
+use crate::groups::{group_techniques_csv, groups, groups_csv, stix_ids_csv, technique_stix_ids};
+
 /// `source_name` of the external reference that carries ATT&CK ids and URLs, and the
 /// `kill_chain_name` of ATT&CK tactic phases.
 const MITRE_ATTACK: &str = "mitre-attack";
 
-/// The two files of `data/attack/`, byte for byte.
+/// The five CSV files of `data/attack/`, byte for byte.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StixCsvs {
     /// `enterprise-techniques.csv`.
     pub techniques_csv: String,
     /// `enterprise-tactics.csv`.
     pub tactics_csv: String,
+    /// `enterprise-stix-ids.csv`.
+    pub stix_ids_csv: String,
+    /// `enterprise-groups.csv`.
+    pub groups_csv: String,
+    /// `enterprise-group-techniques.csv`.
+    pub group_techniques_csv: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +66,17 @@ pub enum StixError {
         first: String,
         second: String,
     },
+    #[error(
+        "uses relationship {relationship} names {stix_ref}, which is not an ATT&CK group or technique of the bundle"
+    )]
+    DanglingUses {
+        relationship: String,
+        stix_ref: String,
+    },
+    #[error(
+        "group {group} has the alias {alias:?}, which the |-separated aliases column cannot hold"
+    )]
+    UnjoinableAlias { group: String, alias: String },
     #[error("writing CSV: {0}")]
     Csv(#[from] csv::Error),
 }
@@ -65,20 +86,23 @@ struct Bundle {
     objects: Vec<Value>,
 }
 
-/// The fields used from any of the four object types read; absent ones take defaults.
+/// The fields used from any of the five object types read; absent ones take defaults.
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct StixObject {
-    id: String,
-    name: String,
+pub struct StixObject {
+    pub id: String,
+    pub name: String,
     external_references: Vec<ExternalReference>,
     kill_chain_phases: Vec<KillChainPhaseRef>,
-    revoked: bool,
-    x_mitre_deprecated: bool,
+    pub revoked: bool,
+    pub x_mitre_deprecated: bool,
     x_mitre_shortname: String,
     tactic_refs: Vec<String>,
-    source_ref: String,
-    target_ref: String,
+    /// An `intrusion-set`'s names, its own usually first.
+    pub aliases: Vec<String>,
+    relationship_type: String,
+    pub source_ref: String,
+    pub target_ref: String,
 }
 
 #[derive(Deserialize)]
@@ -95,12 +119,12 @@ struct KillChainPhaseRef {
 }
 
 impl StixObject {
-    fn is_current(&self) -> bool {
+    pub fn is_current(&self) -> bool {
         !self.revoked && !self.x_mitre_deprecated
     }
 
     /// The ATT&CK id and URL; objects without one are not part of ATT&CK proper.
-    fn attack_reference(&self) -> Option<(&str, Option<&str>)> {
+    pub fn attack_reference(&self) -> Option<(&str, Option<&str>)> {
         self.external_references
             .iter()
             .filter(|r| r.source_name == MITRE_ATTACK)
@@ -108,12 +132,14 @@ impl StixObject {
     }
 }
 
-/// Converts a STIX bundle into the catalog's two CSV files.
+/// Converts a STIX bundle into the five CSV files.
 ///
 /// Tactics come in the order of the matrix's `tactic_refs`. Techniques are sorted by id;
 /// their tactic shortnames keep the bundle's `kill_chain_phases` order (which is what the
 /// shipped file has, e.g. `privilege-escalation,persistence` for T1546) and are emptied on
 /// revoked or deprecated rows. Objects without a `mitre-attack` external id are skipped.
+/// Revoked or deprecated relationships are ignored. The rules of the other three files are
+/// in `groups.rs`.
 pub fn csvs_from_stix_bundle(json: &str) -> Result<StixCsvs, StixError> {
     let bundle: Bundle = serde_json::from_str(json)?;
 
@@ -121,16 +147,19 @@ pub fn csvs_from_stix_bundle(json: &str) -> Result<StixCsvs, StixError> {
     let mut matrices = Vec::new();
     let mut patterns = Vec::new();
     let mut revocations = Vec::new();
+    let mut intrusion_sets = Vec::new();
+    let mut uses = Vec::new();
     for value in &bundle.objects {
         let kind = value
             .get("type")
             .and_then(Value::as_str)
             .unwrap_or_default();
         let wanted = match kind {
-            "x-mitre-tactic" | "x-mitre-matrix" | "attack-pattern" => true,
-            "relationship" => {
-                value.get("relationship_type").and_then(Value::as_str) == Some("revoked-by")
-            }
+            "x-mitre-tactic" | "x-mitre-matrix" | "attack-pattern" | "intrusion-set" => true,
+            "relationship" => matches!(
+                value.get("relationship_type").and_then(Value::as_str),
+                Some("revoked-by" | "uses")
+            ),
             _ => false,
         };
         if !wanted {
@@ -150,16 +179,27 @@ pub fn csvs_from_stix_bundle(json: &str) -> Result<StixCsvs, StixError> {
             }
             "x-mitre-matrix" if object.is_current() => matrices.push(object),
             "attack-pattern" => patterns.push(object),
-            "relationship" if object.is_current() => revocations.push(object),
+            "intrusion-set" => intrusion_sets.push(object),
+            "relationship" if object.is_current() => {
+                if object.relationship_type == "uses" {
+                    uses.push(object);
+                } else {
+                    revocations.push(object);
+                }
+            }
             _ => {}
         }
     }
 
     let tactics = matrix_tactics(&matrices, &tactic_objects)?;
     let techniques = techniques(&patterns, &revocations, &tactics)?;
+    let groups = groups(&intrusion_sets, &uses, &patterns)?;
     Ok(StixCsvs {
         techniques_csv: techniques_csv(&techniques)?,
         tactics_csv: tactics_csv(&tactics)?,
+        stix_ids_csv: stix_ids_csv(&technique_stix_ids(&patterns))?,
+        groups_csv: groups_csv(&groups)?,
+        group_techniques_csv: group_techniques_csv(&groups)?,
     })
 }
 
@@ -288,14 +328,14 @@ fn techniques(
 }
 
 /// LF line ends and quotes only where needed, like the shipped files.
-fn csv_writer() -> csv::Writer<Vec<u8>> {
+pub fn csv_writer() -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .quote_style(csv::QuoteStyle::Necessary)
         .from_writer(Vec::new())
 }
 
-fn finish(writer: csv::Writer<Vec<u8>>) -> Result<String, StixError> {
+pub fn finish(writer: csv::Writer<Vec<u8>>) -> Result<String, StixError> {
     let bytes = writer
         .into_inner()
         .map_err(|e| csv::Error::from(e.into_error()))?;
@@ -345,7 +385,7 @@ fn tactics_csv(tactics: &[Tactic]) -> Result<String, StixError> {
     finish(writer)
 }
 
-fn bool_field(value: bool) -> &'static str {
+pub fn bool_field(value: bool) -> &'static str {
     if value { "true" } else { "false" }
 }
 
@@ -354,107 +394,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::fixture::{fixture, generate, objects, pattern};
     use ttpgraph::attack::catalog::{
         Catalog, TACTICS_CSV, TECHNIQUES_CSV, parse_tactics, parse_techniques,
     };
-
-    fn attack_ref(id: &str, url: &str) -> Value {
-        json!({"source_name": "mitre-attack", "external_id": id, "url": url})
-    }
-
-    fn tactic(stix_id: &str, ta: &str, shortname: &str, name: &str) -> Value {
-        json!({
-            "type": "x-mitre-tactic", "id": stix_id, "name": name,
-            "x_mitre_shortname": shortname,
-            "external_references": [
-                attack_ref(ta, &format!("https://attack.mitre.org/tactics/{ta}"))
-            ],
-        })
-    }
-
-    fn pattern(stix_id: &str, id: &str, name: &str, phases: &[&str]) -> Value {
-        let phases: Vec<Value> = phases
-            .iter()
-            .map(|p| json!({"kill_chain_name": "mitre-attack", "phase_name": p}))
-            .collect();
-        json!({
-            "type": "attack-pattern", "id": stix_id, "name": name,
-            "kill_chain_phases": phases,
-            "external_references": [
-                {"source_name": "capec", "external_id": "CAPEC-1"},
-                attack_ref(id, &format!("https://attack.mitre.org/techniques/{}", id.replace('.', "/"))),
-            ],
-        })
-    }
-
-    /// A matrix, three tactics (listed out of matrix order), a technique, a sub-technique
-    /// with two tactics in non-matrix order, a revoked and a deprecated technique, plus
-    /// objects the generator must ignore.
-    fn fixture() -> Value {
-        let mut cron = pattern(
-            "attack-pattern--cron",
-            "T1053.003",
-            "Cron",
-            &["persistence", "execution"],
-        );
-        cron["kill_chain_phases"]
-            .as_array_mut()
-            .expect("array")
-            .push(json!({"kill_chain_name": "lockheed", "phase_name": "installation"}));
-        let mut revoked = pattern(
-            "attack-pattern--at",
-            "T1168",
-            "Local Job Scheduling",
-            &["execution"],
-        );
-        revoked["revoked"] = json!(true);
-        let mut deprecated = pattern(
-            "attack-pattern--scripting",
-            "T1064",
-            "Scripting",
-            &["execution"],
-        );
-        deprecated["x_mitre_deprecated"] = json!(true);
-        json!({
-            "type": "bundle",
-            "id": "bundle--1",
-            "objects": [
-                {"type": "identity", "id": "identity--mitre", "name": "The MITRE Corporation"},
-                tactic("x-mitre-tactic--p", "TA0003", "persistence", "Persistence"),
-                {
-                    "type": "x-mitre-matrix", "id": "x-mitre-matrix--e", "name": "Enterprise ATT&CK",
-                    "tactic_refs": ["x-mitre-tactic--i", "x-mitre-tactic--e", "x-mitre-tactic--p"],
-                    "external_references": [attack_ref("enterprise-attack", "https://attack.mitre.org/matrices/enterprise")],
-                },
-                tactic("x-mitre-tactic--e", "TA0002", "execution", "Execution"),
-                tactic("x-mitre-tactic--i", "TA0001", "initial-access", "Initial Access"),
-                revoked,
-                cron,
-                deprecated,
-                pattern("attack-pattern--sched", "T1053", "Scheduled Task/Job", &["execution", "persistence"]),
-                {
-                    "type": "attack-pattern", "id": "attack-pattern--capec-only", "name": "Not ATT&CK",
-                    "external_references": [{"source_name": "capec", "external_id": "CAPEC-2"}],
-                },
-                {
-                    "type": "relationship", "id": "relationship--1", "relationship_type": "revoked-by",
-                    "source_ref": "attack-pattern--at", "target_ref": "attack-pattern--cron",
-                },
-                {
-                    "type": "relationship", "id": "relationship--2", "relationship_type": "uses",
-                    "source_ref": "intrusion-set--x", "target_ref": "attack-pattern--sched",
-                },
-                {
-                    "type": "relationship", "id": "relationship--3", "relationship_type": "revoked-by",
-                    "source_ref": "intrusion-set--old", "target_ref": "intrusion-set--new",
-                },
-            ],
-        })
-    }
-
-    fn generate(bundle: &Value) -> Result<StixCsvs, StixError> {
-        csvs_from_stix_bundle(&bundle.to_string())
-    }
 
     const EXPECTED_TECHNIQUES: &str = "\
 id,name,parent_id,tactics,url,deprecated,revoked,revoked_by
@@ -524,10 +467,6 @@ order,shortname,ta_id,name,url
             tactics_csv(&parse_tactics(TACTICS_CSV)).expect("writes"),
             TACTICS_CSV
         );
-    }
-
-    fn objects(bundle: &mut Value) -> &mut Vec<Value> {
-        bundle["objects"].as_array_mut().expect("objects array")
     }
 
     #[test]
