@@ -47,6 +47,7 @@ fn json_access_log_names_the_request_and_never_the_token_or_variables() {
             .env("TTPGRAPH_JWT_SECRET", SECRET)
             .env("TTPGRAPH_LOG_FORMAT", "json"),
     );
+    server.wait_ready();
     let body = format!(
         r#"{{"query":"query Probe($id: ID!) {{ attacker(id: $id) {{ ip }} }}","operationName":"Probe","variables":{{"id":"{VARIABLE}"}}}}"#
     );
@@ -114,6 +115,7 @@ fn text_logs_carry_no_colours_when_stderr_is_not_a_terminal() {
         "--database-url",
         &db,
     ]));
+    server.wait_ready();
     let (status, _, _) = http(server.addr, "GET", "/readyz", &[], "");
     assert_eq!(status, 200);
     let logs = server.stop();

@@ -68,6 +68,16 @@ impl Server {
         server
     }
 
+    /// Waits (up to 60 s) for the "ttpgraph ready" line: the server listens before its
+    /// start-up (migrations) is done and answers 503 until then.
+    pub fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.logs().contains("ttpgraph ready") {
+            assert!(Instant::now() < deadline, "never ready:\n{}", self.logs());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The `addr` of the first log line with `message`, waiting up to 60 s for it.
     pub fn wait_for_addr(&mut self, message: &str) -> SocketAddr {
         let deadline = Instant::now() + Duration::from_secs(60);
