@@ -4,13 +4,12 @@
 //! really sends.
 
 use crate::contract;
-use crate::store_support::{demo, node_ids};
+use crate::store_support::{PLANS_FLEET, node_ids};
 use ttpgraph::store::context::{MergeTable, TagAnchor};
 use ttpgraph::store::{InspectorScope, TechniqueFilter};
 
-contract!(scoped_queries_never_scan_the_tag_table, |db| async move {
+contract!(scoped_queries_never_scan_the_tag_table, fleet: PLANS_FLEET, |db| async move {
     let s = &db.store;
-    demo(s, 21, 900, 20_000, 5_000).await;
     // SQLite gets no ANALYZE: DECNET never runs it, so production planners work without
     // statistics. InnoDB keeps its own.
     if db.dialect == ttpgraph::store::Dialect::MySql {
@@ -208,9 +207,8 @@ mod pivots {
         )
     }
 
-    contract!(pivots_and_lists_use_their_indexes, |db| async move {
+    contract!(pivots_and_lists_use_their_indexes, fleet: PLANS_FLEET, |db| async move {
         let s = &db.store;
-        demo(s, 21, 900, 20_000, 5_000).await;
         if db.dialect == ttpgraph::store::Dialect::MySql {
             db.raw("ANALYZE TABLE ttp_tag, attackers, attacker_identities, campaigns")
                 .await;

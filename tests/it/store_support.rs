@@ -13,6 +13,15 @@ pub const DECNET_TAG_COLUMNS: &str = r"uuid, source_kind, source_id,
     attacker_uuid, identity_uuid, session_id, decky_id, tactic, technique_id, sub_technique_id,
     confidence, rule_id, rule_version, evidence, attack_release, mitre_url, created_at";
 
+/// The fleet the plan tests read: large enough that InnoDB's statistics favour the
+/// indexes a real fleet's would.
+pub const PLANS_FLEET: DemoConfig = DemoConfig {
+    seed: 21,
+    attackers: 900,
+    tags: 20_000,
+    batch: 5_000,
+};
+
 /// Writes the demo fleet of `seed` with `attackers` attackers and `tags` tags.
 pub async fn demo(s: &Store, seed: u64, attackers: usize, tags: usize, batch: usize) {
     let cfg = DemoConfig {

@@ -4,13 +4,15 @@
 
 pub mod http;
 
-use std::sync::OnceLock;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use sqlx::AssertSqlSafe;
 use sqlx::mysql::MySqlPool;
 use sqlx::sqlite::SqlitePool;
 use ttpgraph::config::Limits;
+use ttpgraph::demo::{DemoConfig, fill};
 use ttpgraph::graphql::SchemaOptions;
 use ttpgraph::store::{Dialect, Store, StoreOptions};
 
@@ -110,7 +112,23 @@ impl TestDb {
     pub async fn new(backend: Backend) -> Option<Self> {
         match backend {
             Backend::Sqlite => Some(Self::sqlite(Some(sqlite_template())).await),
-            Backend::MySql => Self::mysql(true).await,
+            Backend::MySql => {
+                let server = mysql_server_url()?;
+                Self::mysql(Some(mysql_template(&server))).await
+            }
+        }
+    }
+
+    /// A fresh database holding the demo fleet `cfg`: a copy of a template filled once per
+    /// test run and config (as [`TestDb::new`] copies the migrated one), so tests that read
+    /// the same fleet pay for its fill once. Tests of the fill itself call `demo::fill`.
+    pub async fn fleet(backend: Backend, cfg: &DemoConfig) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => Some(Self::sqlite(Some(&sqlite_fleet(cfg))).await),
+            Backend::MySql => {
+                let server = mysql_server_url()?;
+                Self::mysql(Some(&mysql_fleet(&server, cfg))).await
+            }
         }
     }
 
@@ -118,7 +136,7 @@ impl TestDb {
     pub async fn empty(backend: Backend) -> Option<Self> {
         match backend {
             Backend::Sqlite => Some(Self::sqlite(None).await),
-            Backend::MySql => Self::mysql(false).await,
+            Backend::MySql => Self::mysql(None).await,
         }
     }
 
@@ -141,7 +159,8 @@ impl TestDb {
         }
     }
 
-    async fn mysql(migrated: bool) -> Option<Self> {
+    /// A fresh MariaDB database, a copy of `template` when given.
+    async fn mysql(template: Option<&str>) -> Option<Self> {
         let server = mysql_server_url()?;
         let name = format!(
             "ttpg_t_{}_{}_{}",
@@ -155,8 +174,8 @@ impl TestDb {
             .await
             .expect("create test database");
         let url = with_database(&server, &name);
-        if migrated {
-            copy_mysql_template(&admin, &url, mysql_template(&server), &name).await;
+        if let Some(template) = template {
+            copy_mysql_template(&admin, &url, template, &name).await;
         }
         admin.close().await;
         let store = Store::connect(
@@ -290,6 +309,75 @@ fn mysql_template(server: &str) -> &'static str {
     })
 }
 
+/// One value per key, made by the first caller of the process (later callers wait for it).
+fn once_per_key<V: Clone>(
+    cache: &Mutex<BTreeMap<String, Arc<OnceLock<V>>>>,
+    key: String,
+    make: impl FnOnce() -> V,
+) -> V {
+    let slot = cache
+        .lock()
+        .expect("template cache")
+        .entry(key)
+        .or_default()
+        .clone();
+    slot.get_or_init(make).clone()
+}
+
+fn fleet_key(cfg: &DemoConfig) -> String {
+    format!("{}-{}-{}-{}", cfg.seed, cfg.attackers, cfg.tags, cfg.batch)
+}
+
+/// The bytes of a migrated SQLite database holding the demo fleet `cfg`.
+fn sqlite_fleet(cfg: &DemoConfig) -> Arc<Vec<u8>> {
+    static FLEETS: Mutex<BTreeMap<String, Arc<OnceLock<Arc<Vec<u8>>>>>> =
+        Mutex::new(BTreeMap::new());
+    let cfg = cfg.clone();
+    once_per_key(&FLEETS, fleet_key(&cfg), || {
+        on_own_runtime(async move {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let file = dir.path().join("fleet.db");
+            std::fs::write(&file, sqlite_template()).expect("copy the template");
+            let store = Store::connect(
+                &format!("sqlite://{}", file.display()),
+                &StoreOptions::default(),
+            )
+            .await
+            .expect("open the fleet template");
+            fill(&store, &cfg, |_| {}).await.expect("demo fleet");
+            store.close().await;
+            Arc::new(std::fs::read(&file).expect("read the fleet template"))
+        })
+    })
+}
+
+/// A MariaDB template database (named like [`mysql_template`]'s, so a later run drops it)
+/// holding the demo fleet `cfg`.
+fn mysql_fleet(server: &str, cfg: &DemoConfig) -> String {
+    static FLEETS: Mutex<BTreeMap<String, Arc<OnceLock<String>>>> = Mutex::new(BTreeMap::new());
+    let (server, cfg) = (server.to_owned(), cfg.clone());
+    once_per_key(&FLEETS, fleet_key(&cfg), || {
+        on_own_runtime(async move {
+            let migrated = mysql_template(&server);
+            let admin = mysql_admin(&server).await;
+            let name = format!("ttpg_tpl_{}_{}", std::process::id(), rand::random::<u32>());
+            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE `{name}`")))
+                .execute(&admin)
+                .await
+                .expect("create the fleet template");
+            let url = with_database(&server, &name);
+            copy_mysql_template(&admin, &url, migrated, &name).await;
+            admin.close().await;
+            let store = Store::connect(&url, &StoreOptions::default())
+                .await
+                .expect("open the fleet template");
+            fill(&store, &cfg, |_| {}).await.expect("demo fleet");
+            store.close().await;
+            name
+        })
+    })
+}
+
 /// Recreates every table (`SHOW CREATE TABLE`: columns, keys, checks, collations), row and
 /// trigger of `template` in the empty database `name` (at `url`).
 async fn copy_mysql_template(admin: &MySqlPool, url: &str, template: &str, name: &str) {
@@ -397,26 +485,33 @@ pub fn with_database(server: &str, name: &str) -> String {
 }
 
 /// Declares one test per backend from a single async body taking a `TestDb`:
-/// `contract!(name, |db| async move { … });` → `name::sqlite` and `name::mysql`.
+/// `contract!(name, |db| async move { … });` → `name::sqlite` and `name::mysql`;
+/// `contract!(name, fleet: CFG, |db| …)` starts both from a copy of the demo fleet `CFG`.
 #[macro_export]
 macro_rules! contract {
     ($name:ident, |$db:ident| $body:expr) => {
+        $crate::contract!(@make $name, |b| $crate::support::TestDb::new(b), |$db| $body);
+    };
+    // The same test over a copy of the demo fleet `$cfg` (see `TestDb::fleet`).
+    ($name:ident, fleet: $cfg:expr, |$db:ident| $body:expr) => {
+        $crate::contract!(@make $name, |b| $crate::support::TestDb::fleet(b, &$cfg), |$db| $body);
+    };
+    (@make $name:ident, |$b:ident| $make:expr, |$db:ident| $body:expr) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let Some($db) =
-                    $crate::support::TestDb::new($crate::support::Backend::Sqlite).await
-                else {
+                let $b = $crate::support::Backend::Sqlite;
+                let Some($db) = $make.await else {
                     return;
                 };
                 $body.await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn mysql() {
-                let Some($db) = $crate::support::TestDb::new($crate::support::Backend::MySql).await
-                else {
+                let $b = $crate::support::Backend::MySql;
+                let Some($db) = $make.await else {
                     return;
                 };
                 $body.await
