@@ -29,6 +29,9 @@ use serde_json::{Value, json};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
+use ttpgraph::graphql::types::list::{cursor as list_cursor, order_tag};
+use ttpgraph::store::keyset::{Direction, Position, SortValue};
+use ttpgraph::store::search::AttackerOrder;
 use ttpgraph::store::{
     Dialect, InspectorScope, NewTag, Store, StoreOptions, TechniqueFilter, TechniqueRollup,
 };
@@ -485,8 +488,17 @@ async fn pick(url: &str, rotate: usize) -> Result<Value, AnyError> {
     let mut all_attackers: Vec<&String> = attackers.iter().collect();
     all_attackers.sort();
     let span = all_attackers.len().saturating_sub(101).max(1);
+    // The cursor the API issues for that attacker in the default (uuid) order.
+    let order = order_tag("attackers", AttackerOrder::Id, Direction::Asc);
     let cursor_at = |at: usize| -> Value {
-        Value::String(OpaqueCursor(all_attackers[at].clone()).encode_cursor())
+        let id = all_attackers[at].clone();
+        Value::String(list_cursor(
+            &order,
+            &Position {
+                key: SortValue::Text(id.clone()),
+                id,
+            },
+        ))
     };
     let cursors: Vec<Value> = (0..rotate)
         .map(|k| {
@@ -642,8 +654,8 @@ impl FloorOp {
                     .as_array()
                     .ok_or("ids file has no attackers_page.after")?
                     .iter()
-                    .map(|c| c.as_str().map(str::to_owned))
-                    .collect(),
+                    .map(|c| c.as_str().map(after_uuid).transpose())
+                    .collect::<Result<_, _>>()?,
             ),
             other => return Err(format!("unknown floor operation {other:?}").into()),
         })
@@ -691,14 +703,7 @@ impl FloorOp {
             FloorOp::AttackersPage(cursors) => {
                 // The three statements the page's resolvers batch into: the page, its
                 // attackers' rollups, their identities' rollups.
-                let after = match &cursors[i % cursors.len()] {
-                    Some(c) => Some(
-                        OpaqueCursor::<String>::decode_cursor(c)
-                            .map_err(|e| format!("bad cursor: {e}"))?
-                            .0,
-                    ),
-                    None => None,
-                };
+                let after = &cursors[i % cursors.len()];
                 let mut page = store.list_attackers(after.as_deref(), 101).await?;
                 page.truncate(100);
                 let ids: Vec<String> = page.iter().map(|a| a.uuid.clone()).collect();
@@ -908,4 +913,15 @@ async fn run_insert(
         "errors": errors.values().sum::<usize>(),
         "error_kinds": errors,
     }))
+}
+
+/// The attacker uuid of a page cursor the API issued (the default order's position).
+fn after_uuid(cursor: &str) -> Result<String, String> {
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct ListCursor {
+        p: Position,
+    }
+    OpaqueCursor::<ListCursor>::decode_cursor(cursor)
+        .map(|c| c.0.p.id)
+        .map_err(|e| format!("bad cursor: {e}"))
 }

@@ -55,6 +55,17 @@ impl Dialect {
         }
     }
 
+    /// Makes the table reference before it read through `index`: SQLite's `INDEXED BY`,
+    /// MySQL's `FORCE INDEX`. For statements whose right index the planner cannot know
+    /// without statistics (DECNET never runs ANALYZE): a covering index led by a column
+    /// the statement also pins can look as good and read a whole technique instead.
+    pub fn force_index(self, index: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("INDEXED BY {index}"),
+            Dialect::MySql => format!("FORCE INDEX ({index})"),
+        }
+    }
+
     /// Is this database error a lock conflict worth retrying the whole write
     /// transaction for (SQLite busy/locked, InnoDB deadlock or lock-wait timeout)?
     pub fn is_lock_conflict(self, e: &sqlx::Error) -> bool {

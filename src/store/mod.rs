@@ -48,6 +48,7 @@ mod rollup;
 mod scope;
 pub mod search;
 mod summaries;
+pub use summaries::refresh_statements;
 pub mod tag_id;
 pub mod uninstall;
 mod url;

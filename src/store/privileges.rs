@@ -8,7 +8,9 @@
 //! by triggers, so that setting decides whether ttpgraph can be installed at all.
 //!
 //! Privileges are read from `information_schema` (global and schema grants of the
-//! current user, matching wildcard grants such as `ttp\_%`). SQLite needs nothing.
+//! current user and of the roles enabled in its session — a role granted but not made
+//! the default gives a fresh connection nothing —, matching wildcard grants such as
+//! `ttp\_%`). SQLite needs nothing.
 
 use super::error::{Result, StoreError};
 use super::{Arg, Dialect, Store};
@@ -109,18 +111,23 @@ impl Store {
             Some((u, h)) => format!("'{u}'@'{h}'"),
             None => format!("'{user}'"),
         };
-        let held: Vec<(String,)> = self
-            .fetch_all(
-                "SELECT privilege_type FROM information_schema.user_privileges WHERE grantee = ? \
-                 UNION SELECT privilege_type FROM information_schema.schema_privileges \
-                 WHERE grantee = ? AND ? LIKE table_schema",
-                vec![
-                    Arg::from(grantee.clone()),
-                    Arg::from(grantee.clone()),
-                    Arg::from(database.clone()),
-                ],
-            )
-            .await?;
+        let mut held: Vec<(String,)> = Vec::new();
+        for who in std::iter::once(grantee.clone()).chain(self.enabled_roles().await?) {
+            held.extend(
+                self.fetch_all::<(String,)>(
+                    "SELECT privilege_type FROM information_schema.user_privileges \
+                     WHERE grantee = ? UNION SELECT privilege_type \
+                     FROM information_schema.schema_privileges \
+                     WHERE grantee = ? AND ? LIKE table_schema",
+                    vec![
+                        Arg::from(who.clone()),
+                        Arg::from(who),
+                        Arg::from(database.clone()),
+                    ],
+                )
+                .await?,
+            );
+        }
         // A server started with --skip-grant-tables authenticates nobody (CURRENT_USER()
         // is `@`) and allows everything.
         let unchecked = user.trim_matches('@').is_empty();
@@ -136,6 +143,31 @@ impl Store {
             missing,
             binlog_blocks_triggers: log_bin != 0 && trust == 0 && !has("SUPER"),
         }))
+    }
+
+    /// The roles enabled in this session (the default roles at login, and the roles they
+    /// grant), as `information_schema` names grantees: `'role'` on MariaDB,
+    /// `'role'@'host'` on MySQL 8, whose `ENABLED_ROLES` has a `ROLE_HOST` column.
+    async fn enabled_roles(&self) -> Result<Vec<String>> {
+        let with_host: Vec<(i64,)> = self
+            .fetch_all(
+                "SELECT COUNT(*) FROM information_schema.columns \
+                 WHERE table_schema = 'information_schema' \
+                 AND UPPER(table_name) = 'ENABLED_ROLES' AND UPPER(column_name) = 'ROLE_HOST'",
+                vec![],
+            )
+            .await?;
+        // '''' is one quote in any sql_mode (a backslash escape is not, under
+        // NO_BACKSLASH_ESCAPES).
+        let sql = if with_host.first().is_some_and(|(n,)| *n > 0) {
+            "SELECT CONCAT('''', role_name, '''@''', role_host, '''') \
+             FROM information_schema.enabled_roles WHERE role_name IS NOT NULL"
+        } else {
+            "SELECT CONCAT('''', role_name, '''') FROM information_schema.enabled_roles \
+             WHERE role_name IS NOT NULL"
+        };
+        let rows: Vec<(String,)> = self.fetch_all(sql, vec![]).await?;
+        Ok(rows.into_iter().map(|(r,)| r).collect())
     }
 
     /// Fails with [`StoreError::Privileges`] naming the fix when the user could not

@@ -12,22 +12,26 @@ use super::dialect::Dialect;
 use super::error::Result;
 
 /// A summary row's own tags, for correlated subqueries in the refresh `UPDATE`s.
-const IDENTITY_GROUP: &str = r"FROM ttp_tag t
+/// `{by_identity}`/`{by_attacker}` are the scope's index ([`force`]): without statistics
+/// SQLite read `MAX(tactic)` and `MAX(confidence)` through the technique pivot index
+/// (0009), every tag of the technique fleet-wide per dirty row — minutes of one write
+/// transaction after DECNET re-clustered a few hundred attackers.
+const IDENTITY_GROUP: &str = r"FROM ttp_tag t {by_identity}
     WHERE t.identity_uuid = ttp_identity_rollup.identity_uuid
     AND t.technique_id = ttp_identity_rollup.technique_id
     AND COALESCE(t.sub_technique_id, '') = ttp_identity_rollup.sub_key";
-const ATTACKER_GROUP: &str = r"FROM ttp_tag t
+const ATTACKER_GROUP: &str = r"FROM ttp_tag t {by_attacker}
     WHERE t.attacker_uuid = ttp_attacker_rollup.attacker_uuid
     AND t.technique_id = ttp_attacker_rollup.technique_id
     AND COALESCE(t.sub_technique_id, '') = ttp_attacker_rollup.sub_key
     AND COALESCE(t.identity_uuid, '') = ttp_attacker_rollup.identity_key";
 /// The two halves of an identity-scope summary row's tags (`scope.rs`): those naming the
 /// identity, and those of its attackers naming another identity or none.
-const SCOPE_OWN_GROUP: &str = r"FROM ttp_tag t
+const SCOPE_OWN_GROUP: &str = r"FROM ttp_tag t {by_identity}
     WHERE t.identity_uuid = ttp_identity_scope_rollup.identity_uuid
     AND t.technique_id = ttp_identity_scope_rollup.technique_id
     AND COALESCE(t.sub_technique_id, '') = ttp_identity_scope_rollup.sub_key";
-const SCOPE_VIA_GROUP: &str = r"FROM attackers a CROSS JOIN ttp_tag t ON t.attacker_uuid = a.uuid
+const SCOPE_VIA_GROUP: &str = r"FROM attackers a CROSS JOIN ttp_tag t {by_attacker} ON t.attacker_uuid = a.uuid
     WHERE a.identity_id = ttp_identity_scope_rollup.identity_uuid
     AND (t.identity_uuid IS NULL OR t.identity_uuid <> a.identity_id)
     AND t.technique_id = ttp_identity_scope_rollup.technique_id
@@ -62,9 +66,13 @@ fn refresh_sql(table: &str, group: &str, tactic: bool, extremes: &[Extreme]) -> 
 /// of the dialect, which are NULL when a half is empty, hence the COALESCE chain).
 fn refresh_scope_sql(dialect: Dialect) -> String {
     let (greatest, least) = dialect.greatest_least();
+    let (own_group, via_group) = (
+        force(dialect, SCOPE_OWN_GROUP),
+        force(dialect, SCOPE_VIA_GROUP),
+    );
     let both = |agg: &str, value: &str, col: &str| {
-        let own = format!("(SELECT {value} {SCOPE_OWN_GROUP})");
-        let via = format!("(SELECT {value} {SCOPE_VIA_GROUP})");
+        let own = format!("(SELECT {value} {own_group})");
+        let via = format!("(SELECT {value} {via_group})");
         format!("{col} = COALESCE({agg}({own}, {via}), {own}, {via}, {col})")
     };
     let mut set = vec![both(greatest, "MAX(t.tactic)", "tactic")];
@@ -81,20 +89,48 @@ fn refresh_scope_sql(dialect: Dialect) -> String {
     )
 }
 
+/// `group` with its scope's index forced (`{by_identity}`, `{by_attacker}`).
+fn force(dialect: Dialect, group: &str) -> String {
+    group
+        .replace(
+            "{by_identity}",
+            &dialect.force_index("ix_ttp_tag_identity_inspect"),
+        )
+        .replace(
+            "{by_attacker}",
+            &dialect.force_index("ix_ttp_tag_attacker_inspect"),
+        )
+}
+
+/// Every refresh statement of `dialect`, in the order they run.
+pub fn refresh_statements(dialect: Dialect) -> Vec<String> {
+    use Extreme::{ConfidenceMax, FirstSeen, LastSeen};
+    let all = [ConfidenceMax, FirstSeen, LastSeen];
+    vec![
+        refresh_sql(
+            "ttp_identity_rollup",
+            &force(dialect, IDENTITY_GROUP),
+            true,
+            &all,
+        ),
+        refresh_sql(
+            "ttp_attacker_rollup",
+            &force(dialect, ATTACKER_GROUP),
+            true,
+            &all,
+        ),
+        // Tactic and confidence are the fleet summary's dimensions, not extremes.
+        refresh_sql("ttp_fleet_rollup", FLEET_GROUP, false, &[LastSeen]),
+        refresh_scope_sql(dialect),
+    ]
+}
+
 impl Store {
     /// Recomputes the extremes of every dirty summary group; returns how many groups it
     /// refreshed. Cheap when nothing is dirty (an index lookup per table).
     pub async fn refresh_summaries(&self) -> Result<u64> {
-        use Extreme::{ConfidenceMax, FirstSeen, LastSeen};
-        let all = [ConfidenceMax, FirstSeen, LastSeen];
         let mut n = 0;
-        for sql in [
-            refresh_sql("ttp_identity_rollup", IDENTITY_GROUP, true, &all),
-            refresh_sql("ttp_attacker_rollup", ATTACKER_GROUP, true, &all),
-            // Tactic and confidence are the fleet summary's dimensions, not extremes.
-            refresh_sql("ttp_fleet_rollup", FLEET_GROUP, false, &[LastSeen]),
-            refresh_scope_sql(self.dialect()),
-        ] {
+        for sql in refresh_statements(self.dialect()) {
             n += self.execute(sql, vec![]).await?;
         }
         Ok(n)

@@ -87,9 +87,18 @@ contract!(scoped_queries_never_scan_the_tag_table, fleet: PLANS_FLEET, |db| asyn
     s.merge_survivor(MergeTable::Identities, &identities[0])
         .await
         .expect("survivor");
-    let statements = s.captured_statements();
+    let mut statements = s.captured_statements();
     s.capture_statements(false);
     assert!(statements.len() >= 24, "captured {}", statements.len());
+    // The summary refresh (after DECNET deletes or re-clusters) recomputes each dirty
+    // group from its tags: through the group's scope, not the technique's tags fleet-wide.
+    // (The fleet summary's groups are techniques: read by technique.)
+    statements.extend(
+        ttpgraph::store::refresh_statements(db.dialect)
+            .into_iter()
+            .filter(|sql| !sql.starts_with("UPDATE ttp_fleet_rollup"))
+            .map(|sql| (sql, Vec::new())),
+    );
 
     let mut report = Vec::new();
     for (sql, args) in &statements {
@@ -157,7 +166,7 @@ mod pivots {
     use super::*;
     use ttpgraph::store::Timestamp;
     use ttpgraph::store::ip::IpMatch;
-    use ttpgraph::store::keyset::{Direction, Slice};
+    use ttpgraph::store::keyset::{Direction, Position, Slice, SortValue};
     use ttpgraph::store::pivot::{PivotOrder, PivotQuery, PivotScope};
     use ttpgraph::store::search::{
         AttackerFilter, AttackerOrder, CampaignFilter, CampaignOrder, IdentityFilter,
@@ -346,6 +355,39 @@ mod pivots {
                     .await
                     .expect("search");
                 s.count_attackers(&f).await.expect("count");
+            }
+            // A page from a cursor and its probe of the cursor's other side (exact
+            // `hasPreviousPage`): both ways in uuid order (the default), forward in a
+            // column's order. (Descending by a nullable column keeps an `OR … IS NULL`.)
+            let mid = &attackers[attackers.len() / 2];
+            let id_order = [
+                (Direction::Asc, false),
+                (Direction::Desc, false),
+                (Direction::Asc, true),
+            ];
+            for (order, key, ways) in [
+                (AttackerOrder::Id, SortValue::Text(mid.clone()), &id_order[..]),
+                // 2026-01-01T00:00:00Z; last_seen is nullable, so the probe has a NULL part.
+                (
+                    AttackerOrder::LastSeen,
+                    SortValue::Time(1_767_225_600_000_000),
+                    &id_order[..1],
+                ),
+            ] {
+                for &(dir, backward) in ways {
+                    let from = Slice {
+                        dir,
+                        backward,
+                        cursor: Some(Position {
+                            key: key.clone(),
+                            id: mid.clone(),
+                        }),
+                        size: 20,
+                    };
+                    s.search_attackers(&AttackerFilter::default(), order, &from)
+                        .await
+                        .expect("page from a cursor");
+                }
             }
         })
         .await;

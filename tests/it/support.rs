@@ -309,12 +309,11 @@ fn mysql_template(server: &str) -> &'static str {
     })
 }
 
+/// Values made once per process and key (the fleet templates).
+type Templates<V> = Mutex<BTreeMap<String, Arc<OnceLock<V>>>>;
+
 /// One value per key, made by the first caller of the process (later callers wait for it).
-fn once_per_key<V: Clone>(
-    cache: &Mutex<BTreeMap<String, Arc<OnceLock<V>>>>,
-    key: String,
-    make: impl FnOnce() -> V,
-) -> V {
+fn once_per_key<V: Clone>(cache: &Templates<V>, key: String, make: impl FnOnce() -> V) -> V {
     let slot = cache
         .lock()
         .expect("template cache")
@@ -330,8 +329,7 @@ fn fleet_key(cfg: &DemoConfig) -> String {
 
 /// The bytes of a migrated SQLite database holding the demo fleet `cfg`.
 fn sqlite_fleet(cfg: &DemoConfig) -> Arc<Vec<u8>> {
-    static FLEETS: Mutex<BTreeMap<String, Arc<OnceLock<Arc<Vec<u8>>>>>> =
-        Mutex::new(BTreeMap::new());
+    static FLEETS: Templates<Arc<Vec<u8>>> = Mutex::new(BTreeMap::new());
     let cfg = cfg.clone();
     once_per_key(&FLEETS, fleet_key(&cfg), || {
         on_own_runtime(async move {
@@ -354,7 +352,7 @@ fn sqlite_fleet(cfg: &DemoConfig) -> Arc<Vec<u8>> {
 /// A MariaDB template database (named like [`mysql_template`]'s, so a later run drops it)
 /// holding the demo fleet `cfg`.
 fn mysql_fleet(server: &str, cfg: &DemoConfig) -> String {
-    static FLEETS: Mutex<BTreeMap<String, Arc<OnceLock<String>>>> = Mutex::new(BTreeMap::new());
+    static FLEETS: Templates<String> = Mutex::new(BTreeMap::new());
     let (server, cfg) = (server.to_owned(), cfg.clone());
     once_per_key(&FLEETS, fleet_key(&cfg), || {
         on_own_runtime(async move {

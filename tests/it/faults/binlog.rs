@@ -21,6 +21,13 @@ CREATE USER IF NOT EXISTS 'decnet'@'%' IDENTIFIED BY 'decnetpw';
 GRANT ALL ON ttpg.* TO 'decnet'@'%';
 CREATE USER IF NOT EXISTS 'notrig'@'%' IDENTIFIED BY 'notrigpw';
 GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, LOCK TABLES ON ttpg.* TO 'notrig'@'%';
+CREATE ROLE IF NOT EXISTS ttpg_migrator;
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, TRIGGER, LOCK TABLES ON ttpg.* TO ttpg_migrator;
+CREATE USER IF NOT EXISTS 'viarole'@'%' IDENTIFIED BY 'viarolepw';
+GRANT ttpg_migrator TO 'viarole'@'%';
+SET DEFAULT ROLE ttpg_migrator FOR 'viarole'@'%';
+CREATE USER IF NOT EXISTS 'roleoff'@'%' IDENTIFIED BY 'roleoffpw';
+GRANT ttpg_migrator TO 'roleoff'@'%';
 ";
 
 async fn store(url: &str) -> Store {
@@ -137,6 +144,29 @@ async fn binary_logging_without_super_is_refused_before_anything_changes_and_res
     );
     assert_eq!(tables(&admin).await, 0, "nothing was changed");
     n.close().await;
+
+    // Privileges held through a role count when the role is enabled at login (the user's
+    // default role); a role granted but not enabled gives a connection nothing.
+    let r = store(&server.url_as("viarole", "viarolepw")).await;
+    let report = r
+        .migration_privileges()
+        .await
+        .expect("reads privileges")
+        .expect("MySQL");
+    assert!(
+        report.missing.is_empty(),
+        "the role's grants count: {report:?}"
+    );
+    assert!(report.binlog_blocks_triggers, "{report:?}");
+    r.close().await;
+    let off = store(&server.url_as("roleoff", "roleoffpw")).await;
+    let report = off
+        .migration_privileges()
+        .await
+        .expect("reads privileges")
+        .expect("MySQL");
+    assert!(report.missing.contains(&"TRIGGER"), "{report:?}");
+    off.close().await;
 
     // 2. What an older release did: sqlx stops inside 0003 at the trigger, leaving it
     // dirty with its tables, indexes and backfill done.
