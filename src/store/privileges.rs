@@ -8,9 +8,9 @@
 //! by triggers, so that setting decides whether ttpgraph can be installed at all.
 //!
 //! Privileges are read from `information_schema` (global and schema grants of the
-//! current user and of the roles enabled in its session — a role granted but not made
-//! the default gives a fresh connection nothing —, matching wildcard grants such as
-//! `ttp\_%`). SQLite needs nothing.
+//! current user, matching wildcard grants such as `ttp\_%`) and from `SHOW GRANTS`, which
+//! also lists the grants of the roles enabled in the session (a role granted but not made
+//! the user's default gives a fresh connection nothing). SQLite needs nothing.
 
 use super::error::{Result, StoreError};
 use super::{Arg, Dialect, Store};
@@ -111,23 +111,24 @@ impl Store {
             Some((u, h)) => format!("'{u}'@'{h}'"),
             None => format!("'{user}'"),
         };
-        let mut held: Vec<(String,)> = Vec::new();
-        for who in std::iter::once(grantee.clone()).chain(self.enabled_roles().await?) {
-            held.extend(
-                self.fetch_all::<(String,)>(
-                    "SELECT privilege_type FROM information_schema.user_privileges \
-                     WHERE grantee = ? UNION SELECT privilege_type \
-                     FROM information_schema.schema_privileges \
-                     WHERE grantee = ? AND ? LIKE table_schema",
-                    vec![
-                        Arg::from(who.clone()),
-                        Arg::from(who),
-                        Arg::from(database.clone()),
-                    ],
-                )
-                .await?,
-            );
-        }
+        let mut held: Vec<(String,)> = self
+            .fetch_all(
+                "SELECT privilege_type FROM information_schema.user_privileges WHERE grantee = ? \
+                 UNION SELECT privilege_type FROM information_schema.schema_privileges \
+                 WHERE grantee = ? AND ? LIKE table_schema",
+                vec![
+                    Arg::from(grantee.clone()),
+                    Arg::from(grantee.clone()),
+                    Arg::from(database.clone()),
+                ],
+            )
+            .await?;
+        held.extend(
+            self.shown_grants(&database)
+                .await?
+                .into_iter()
+                .map(|p| (p,)),
+        );
         // A server started with --skip-grant-tables authenticates nobody (CURRENT_USER()
         // is `@`) and allows everything.
         let unchecked = user.trim_matches('@').is_empty();
@@ -145,29 +146,37 @@ impl Store {
         }))
     }
 
-    /// The roles enabled in this session (the default roles at login, and the roles they
-    /// grant), as `information_schema` names grantees: `'role'` on MariaDB,
-    /// `'role'@'host'` on MySQL 8, whose `ENABLED_ROLES` has a `ROLE_HOST` column.
-    async fn enabled_roles(&self) -> Result<Vec<String>> {
-        let with_host: Vec<(i64,)> = self
-            .fetch_all(
-                "SELECT COUNT(*) FROM information_schema.columns \
-                 WHERE table_schema = 'information_schema' \
-                 AND UPPER(table_name) = 'ENABLED_ROLES' AND UPPER(column_name) = 'ROLE_HOST'",
-                vec![],
-            )
-            .await?;
-        // '''' is one quote in any sql_mode (a backslash escape is not, under
-        // NO_BACKSLASH_ESCAPES).
-        let sql = if with_host.first().is_some_and(|(n,)| *n > 0) {
-            "SELECT CONCAT('''', role_name, '''@''', role_host, '''') \
-             FROM information_schema.enabled_roles WHERE role_name IS NOT NULL"
-        } else {
-            "SELECT CONCAT('''', role_name, '''') FROM information_schema.enabled_roles \
-             WHERE role_name IS NOT NULL"
-        };
-        let rows: Vec<(String,)> = self.fetch_all(sql, vec![]).await?;
-        Ok(rows.into_iter().map(|(r,)| r).collect())
+    /// Privileges `SHOW GRANTS` lists on `*.*` or on `` `database`.* ``. Unlike
+    /// `information_schema`, it includes the grants of the roles enabled in the session
+    /// (a user's default role, enabled at login): a user who migrates through a role is
+    /// not told to ask for what it holds.
+    async fn shown_grants(&self, database: &str) -> Result<Vec<String>> {
+        let lines: Vec<(String,)> = self.fetch_all("SHOW GRANTS", vec![]).await?;
+        let on_database = format!("`{}`.*", database.replace('`', "``"));
+        let mut held = Vec::new();
+        for (line,) in lines {
+            let Some((privileges, rest)) = line
+                .strip_prefix("GRANT ")
+                .and_then(|l| l.split_once(" ON "))
+            else {
+                continue;
+            };
+            let scope = rest.split_once(" TO ").map_or(rest, |(s, _)| s).trim();
+            if scope != "*.*" && scope != on_database {
+                continue;
+            }
+            for p in privileges.split(',').map(str::trim) {
+                if p.eq_ignore_ascii_case("ALL PRIVILEGES") || p.eq_ignore_ascii_case("ALL") {
+                    held.extend(MIGRATION_PRIVILEGES.iter().map(|p| (*p).to_owned()));
+                    if scope == "*.*" {
+                        held.push("SUPER".to_owned());
+                    }
+                } else {
+                    held.push(p.to_ascii_uppercase());
+                }
+            }
+        }
+        Ok(held)
     }
 
     /// Fails with [`StoreError::Privileges`] naming the fix when the user could not

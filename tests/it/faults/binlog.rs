@@ -21,12 +21,19 @@ CREATE USER IF NOT EXISTS 'decnet'@'%' IDENTIFIED BY 'decnetpw';
 GRANT ALL ON ttpg.* TO 'decnet'@'%';
 CREATE USER IF NOT EXISTS 'notrig'@'%' IDENTIFIED BY 'notrigpw';
 GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, LOCK TABLES ON ttpg.* TO 'notrig'@'%';
+CREATE USER IF NOT EXISTS 'viarole'@'%' IDENTIFIED BY 'viarolepw';
+GRANT SELECT ON ttpg.* TO 'viarole'@'%';
+CREATE USER IF NOT EXISTS 'roleoff'@'%' IDENTIFIED BY 'roleoffpw';
+GRANT SELECT ON ttpg.* TO 'roleoff'@'%';
+";
+
+/// Run by `admin` once the server is up: the init file has no grantor, so a role's
+/// `GRANT … TO user` there is silently refused (the grantor needs the role's ADMIN OPTION).
+const ROLES: &str = "
 CREATE ROLE IF NOT EXISTS ttpg_migrator;
 GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, TRIGGER, LOCK TABLES ON ttpg.* TO ttpg_migrator;
-CREATE USER IF NOT EXISTS 'viarole'@'%' IDENTIFIED BY 'viarolepw';
 GRANT ttpg_migrator TO 'viarole'@'%';
 SET DEFAULT ROLE ttpg_migrator FOR 'viarole'@'%';
-CREATE USER IF NOT EXISTS 'roleoff'@'%' IDENTIFIED BY 'roleoffpw';
 GRANT ttpg_migrator TO 'roleoff'@'%';
 ";
 
@@ -145,6 +152,7 @@ async fn binary_logging_without_super_is_refused_before_anything_changes_and_res
     assert_eq!(tables(&admin).await, 0, "nothing was changed");
     n.close().await;
 
+    sqlx::raw_sql(ROLES).execute(&admin).await.expect("roles");
     // Privileges held through a role count when the role is enabled at login (the user's
     // default role); a role granted but not enabled gives a connection nothing.
     let r = store(&server.url_as("viarole", "viarolepw")).await;
