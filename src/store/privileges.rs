@@ -123,15 +123,17 @@ impl Store {
                 ],
             )
             .await?;
-        held.extend(
-            self.shown_grants(&database)
-                .await?
-                .into_iter()
-                .map(|p| (p,)),
-        );
         // A server started with --skip-grant-tables authenticates nobody (CURRENT_USER()
-        // is `@`) and allows everything.
+        // is `@`), allows everything and refuses SHOW GRANTS (1290).
         let unchecked = user.trim_matches('@').is_empty();
+        if !unchecked {
+            held.extend(
+                self.shown_grants(&database)
+                    .await?
+                    .into_iter()
+                    .map(|p| (p,)),
+            );
+        }
         let has = |p: &str| unchecked || held.iter().any(|(h,)| h.eq_ignore_ascii_case(p));
         let missing = MIGRATION_PRIVILEGES
             .iter()
