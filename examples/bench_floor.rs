@@ -23,13 +23,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use async_graphql::connection::{CursorType, OpaqueCursor};
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
-use ttpgraph::graphql::types::list::{cursor as list_cursor, order_tag};
+use ttpgraph::graphql::types::list::{cursor as list_cursor, decode as decode_cursor, order_tag};
 use ttpgraph::store::keyset::{Direction, Position, SortValue};
 use ttpgraph::store::search::AttackerOrder;
 use ttpgraph::store::{
@@ -917,11 +916,8 @@ async fn run_insert(
 
 /// The attacker uuid of a page cursor the API issued (the default order's position).
 fn after_uuid(cursor: &str) -> Result<String, String> {
-    #[derive(serde::Serialize, serde::Deserialize)]
-    struct ListCursor {
-        p: Position,
-    }
-    OpaqueCursor::<ListCursor>::decode_cursor(cursor)
-        .map(|c| c.0.p.id)
-        .map_err(|e| format!("bad cursor: {e}"))
+    let order = order_tag("attackers", AttackerOrder::Id, Direction::Asc);
+    decode_cursor(&order, "after", cursor)
+        .map(|p| p.id)
+        .map_err(|e| format!("bad cursor: {}", async_graphql::Error::from(e).message))
 }

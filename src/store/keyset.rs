@@ -231,34 +231,40 @@ impl Listing {
         }
     }
 
-    /// Conditions that together select the rows at or before `p` (the cursor's row and
-    /// the other side of a page read in direction `d`), each with its arguments. Each is
-    /// a range on the key (or an `IS NULL` test) so that, read in the reversed order with
-    /// `LIMIT 1`, the probe stops at the first row next to the cursor: one condition with
-    /// `OR`s across NULLs and the cursor row made planners scan the whole list (9 ms for
-    /// DECNET's 30,000 attackers on every page).
-    fn other_side(&self, p: &Position, d: Direction) -> Vec<(String, Vec<Arg>)> {
+    /// Probes that together select the rows at or before `p` (the cursor's row and the
+    /// other side of a page read in direction `d`). Each is a range on the key (or an
+    /// `IS NULL` test) so that, read in the reversed order with `LIMIT 1`, the probe stops
+    /// at the first row next to the cursor: one condition with `OR`s across NULLs and the
+    /// cursor row made planners scan the whole list (9 ms for DECNET's 30,000 attackers on
+    /// every page).
+    fn other_side(&self, p: &Position, d: Direction) -> Vec<Part> {
         let (k, id) = (&self.key, &self.id);
         let pid = || Arg::Str(p.id.clone());
+        let probe = |cond: String, args: Vec<Arg>| Part::probe(d, cond, args, true);
+        // Where the key is pinned to NULL, ordering by it too made SQLite walk the whole
+        // index in the key's order to reach the NULLs at its end: order by the id alone.
+        let nulls = |cond: String, args: Vec<Arg>| Part::probe(d, cond, args, false);
         if k == id {
             let cmp = if d == Direction::Asc { "<=" } else { ">=" };
-            return vec![(format!("{id} {cmp} ?"), vec![pid()])];
+            return vec![probe(format!("{id} {cmp} ?"), vec![pid()])];
         }
         match (p.key.arg(), d) {
             // NULL keys sort lowest: a NULL cursor read ascending has only NULLs before it.
-            (None, Direction::Asc) => vec![(format!("{k} IS NULL AND {id} <= ?"), vec![pid()])],
+            (None, Direction::Asc) => {
+                vec![nulls(format!("{k} IS NULL AND {id} <= ?"), vec![pid()])]
+            }
             (None, Direction::Desc) => vec![
-                (format!("{k} IS NULL AND {id} >= ?"), vec![pid()]),
-                (format!("{k} IS NOT NULL"), vec![]),
+                nulls(format!("{k} IS NULL AND {id} >= ?"), vec![pid()]),
+                probe(format!("{k} IS NOT NULL"), vec![]),
             ],
             (Some(v), Direction::Asc) => vec![
-                (
+                probe(
                     format!("{k} <= ? AND ({k} < ? OR {id} <= ?)"),
                     vec![v.clone(), v, pid()],
                 ),
-                (format!("{k} IS NULL"), vec![]),
+                nulls(format!("{k} IS NULL"), vec![]),
             ],
-            (Some(v), Direction::Desc) => vec![(
+            (Some(v), Direction::Desc) => vec![probe(
                 format!("{k} >= ? AND ({k} > ? OR {id} >= ?)"),
                 vec![v.clone(), v, pid()],
             )],
@@ -269,57 +275,63 @@ impl Listing {
     /// the cursor's other side (side 1, one row each at most).
     fn parts(&self, b: usize, s: &Slice, numbered: bool, args: &mut Vec<Arg>) -> Vec<String> {
         let d = if s.backward { s.dir.reversed() } else { s.dir };
+        let mut page = Part {
+            side: 0,
+            dir: d,
+            cond: String::new(),
+            args: Vec::new(),
+            limit: s.size as i64 + 1,
+            by_key: true,
+        };
         let mut parts = Vec::new();
-        let mut cond = String::new();
-        let mut cond_args = Vec::new();
         if let Some(p) = &s.cursor {
-            cond = format!(" AND {}", self.after(p, d, &mut cond_args));
-        }
-        parts.push(self.select(b, 0, d, numbered, &cond, cond_args, s.size as i64 + 1, args));
-        if let Some(p) = &s.cursor {
-            for (c, c_args) in self.other_side(p, d) {
-                let cond = format!(" AND {c}");
-                parts.push(self.select(b, 1, d.reversed(), numbered, &cond, c_args, 1, args));
-            }
+            page.cond = self.after(p, d, &mut page.args);
+            parts.push(page);
+            parts.extend(self.other_side(p, d));
+        } else {
+            parts.push(page);
         }
         parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, part)| self.select(b, i, part, numbered, args))
+            .collect()
     }
 
-    /// One `SELECT` of branch `b` and `side`, read in `d`.
-    #[allow(clippy::too_many_arguments)]
+    /// Part `i` of branch `b` as a `SELECT`.
     fn select(
         &self,
         b: usize,
-        side: i32,
-        d: Direction,
+        i: usize,
+        part: Part,
         numbered: bool,
-        cond: &str,
-        cond_args: Vec<Arg>,
-        limit: i64,
         args: &mut Vec<Arg>,
     ) -> String {
         args.extend(self.args.iter().cloned());
-        args.extend(cond_args);
-        args.push(Arg::Int(limit));
-        // Where the key is pinned to NULL, ordering by it too made SQLite walk the whole
-        // index in the key's order to reach the NULLs at its end.
-        let order = if cond.ends_with(&format!("{} IS NULL", self.key)) {
-            format!("{} {}", self.id, d.sql())
+        args.extend(part.args);
+        args.push(Arg::Int(part.limit));
+        let d = part.dir.sql();
+        let order = if part.by_key {
+            format!("{} {d}, {} {d}", self.key, self.id)
         } else {
-            format!("{} {}, {} {}", self.key, d.sql(), self.id, d.sql())
+            format!("{} {d}", self.id)
         };
         let rn = if numbered {
             format!("ROW_NUMBER() OVER (ORDER BY {order})")
         } else {
             "0".to_owned()
         };
+        let cond = if part.cond.is_empty() {
+            String::new()
+        } else {
+            format!(" AND {}", part.cond)
+        };
         format!(
-            "SELECT * FROM (SELECT {b} AS b, {side} AS side, {rn} AS rn, {sort}, {cols} FROM {fw}{cond} ORDER BY {order} LIMIT ?) p{b}_{side}_{n}",
+            "SELECT * FROM (SELECT {b} AS b, {side} AS side, {rn} AS rn, {sort}, {cols} FROM {fw}{cond} ORDER BY {order} LIMIT ?) p{b}_{i}",
+            side = part.side,
             sort = self.sort_select(),
             cols = self.columns,
             fw = self.from_where,
-            // Unique per part (a branch may have two probes): the arguments only grow.
-            n = args.len(),
         )
     }
 
@@ -330,6 +342,32 @@ impl Listing {
             "SELECT * FROM (SELECT {b} AS b, COUNT(*) AS n FROM {}) c{b}",
             self.from_where
         )
+    }
+}
+
+/// One `SELECT` of a paged statement: the page (side 0) or a probe of the cursor's other
+/// side (side 1), its extra condition and arguments, read in `dir`.
+struct Part {
+    side: i32,
+    dir: Direction,
+    cond: String,
+    args: Vec<Arg>,
+    limit: i64,
+    /// Ordered by the key, then the id; by the id alone where the key is pinned to NULL.
+    by_key: bool,
+}
+
+impl Part {
+    /// A probe of the other side of a page read in `page_dir`: read the other way, one row.
+    fn probe(page_dir: Direction, cond: String, args: Vec<Arg>, by_key: bool) -> Self {
+        Part {
+            side: 1,
+            dir: page_dir.reversed(),
+            cond,
+            args,
+            limit: 1,
+            by_key,
+        }
     }
 }
 

@@ -67,7 +67,8 @@ pub fn cursor(tag: &str, p: &Position) -> String {
     .encode_cursor()
 }
 
-fn decode(tag: &str, arg: &str, c: &str) -> Result<Position> {
+/// The position in cursor `c` (argument `arg`) of the list and order `tag`.
+pub fn decode(tag: &str, arg: &str, c: &str) -> Result<Position> {
     let c = OpaqueCursor::<ListCursor>::decode_cursor(c)
         .map_err(|_| bad_input(format!("{arg} is not a cursor this API issued")))?
         .0;
