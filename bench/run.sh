@@ -67,6 +67,6 @@ case " $* " in
 esac
 
 say "building the release server and the benchmark helper"
-run cargo build --release --locked --bin ttpgraph --example bench_floor
+run cargo build --release --locked --features bench --bin ttpgraph --example bench_floor
 
 exec python3 bench/bench.py "$@"

@@ -5,8 +5,8 @@
 use serde_json::{Value, json};
 
 use crate::contract;
+use crate::store_support::READS_FLEET;
 use crate::support::{TestDb, gql_ok};
-use ttpgraph::demo::{DemoConfig, fill};
 use ttpgraph::store::TechniqueFilter;
 
 const NESTED: &str = r#"query($n: Int!, $after: String, $min: Float, $tactics: [String!]) {
@@ -91,19 +91,7 @@ fn names(v: &Value) -> Vec<(String, Option<String>, i64)> {
         .collect()
 }
 
-contract!(statement_count_does_not_grow_with_nodes, |db| async move {
-    fill(
-        &db.store,
-        &DemoConfig {
-            seed: 5,
-            attackers: 240,
-            tags: 8_000,
-            batch: 4_000,
-        },
-        |_| {},
-    )
-    .await
-    .expect("demo");
+contract!(statement_count_does_not_grow_with_nodes, fleet: READS_FLEET, |db| async move {
     let after = start_cursor(&db).await;
     for filter in [
         json!({}),
@@ -135,19 +123,7 @@ contract!(statement_count_does_not_grow_with_nodes, |db| async move {
     }
 });
 
-contract!(batched_answers_equal_single_id_queries, |db| async move {
-    fill(
-        &db.store,
-        &DemoConfig {
-            seed: 5,
-            attackers: 120,
-            tags: 5_000,
-            batch: 5_000,
-        },
-        |_| {},
-    )
-    .await
-    .expect("demo");
+contract!(batched_answers_equal_single_id_queries, fleet: READS_FLEET, |db| async move {
     let data = gql_ok(&db, NESTED, json!({"n": 100})).await;
     let (s, f) = (&db.store, TechniqueFilter::default());
     let mut checked = 0;

@@ -13,13 +13,22 @@ pub const DECNET_TAG_COLUMNS: &str = r"uuid, source_kind, source_id,
     attacker_uuid, identity_uuid, session_id, decky_id, tactic, technique_id, sub_technique_id,
     confidence, rule_id, rule_version, evidence, attack_release, mitre_url, created_at";
 
-/// The fleet the plan tests read: large enough that InnoDB's statistics favour the
-/// indexes a real fleet's would.
+/// The fleet the plan tests read on MariaDB (and, under `TTPGRAPH_SLOW=1`, on SQLite):
+/// large enough that InnoDB's statistics favour the indexes a real fleet's would.
 pub const PLANS_FLEET: DemoConfig = DemoConfig {
     seed: 21,
     attackers: 900,
     tags: 20_000,
     batch: 5_000,
+};
+
+/// The fleet the read-only GraphQL tests share (batching, pivots, SQLite's plans by
+/// default): filled once per run and dialect, then copied (`contract!(…, fleet: …)`).
+pub const READS_FLEET: DemoConfig = DemoConfig {
+    seed: 5,
+    attackers: 240,
+    tags: 4_000,
+    batch: 2_000,
 };
 
 /// Writes the demo fleet of `seed` with `attackers` attackers and `tags` tags.
