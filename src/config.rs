@@ -342,6 +342,9 @@ pub struct HttpOptions {
     pub metrics_token: Option<Secret>,
     /// Live updates: subscriptions and server-sent events.
     pub live: LiveOptions,
+    /// Bytes of answers the response cache keeps (`http/response_cache.rs`); 0 turns it
+    /// off. It caches only where the database has a data version (SQLite files).
+    pub response_cache_bytes: usize,
 }
 
 /// Live updates (subscriptions over WebSocket, server-sent events) and the change feed
@@ -408,6 +411,7 @@ impl Default for HttpOptions {
             cors_origins: Vec::new(),
             metrics_token: None,
             live: LiveOptions::default(),
+            response_cache_bytes: 16 << 20,
         }
     }
 }

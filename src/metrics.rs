@@ -50,8 +50,15 @@ struct ShedLabels {
     limit: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    /// `hit` or `miss` (requests that could not be cached are not counted).
+    result: &'static str,
+}
+
 struct Metrics {
     registry: Registry,
+    cache: Family<CacheLabels, Counter>,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RequestLabels, Histogram>,
     batches: Family<LoaderLabels, Histogram>,
@@ -131,6 +138,12 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Bytes of exported documents sent",
         export_bytes.clone(),
     );
+    let cache = Family::<CacheLabels, Counter>::default();
+    registry.register(
+        "response_cache_lookups",
+        "Cacheable GraphQL queries by whether the response cache held their answer",
+        cache.clone(),
+    );
     registry.register_collector(Box::new(SqlCollector));
     let live = LiveMetrics::default();
     registry.register(
@@ -160,6 +173,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     );
     Metrics {
         registry,
+        cache,
         requests,
         latency,
         batches,
@@ -275,6 +289,11 @@ pub fn is_operation_name(name: &str) -> bool {
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Counts one look-up of the response cache: `hit` or `miss`.
+pub fn response_cache(result: &'static str) {
+    METRICS.cache.get_or_create(&CacheLabels { result }).inc();
 }
 
 /// Counts one request refused at the `limit` concurrency limit (`executions` or

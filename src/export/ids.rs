@@ -2,7 +2,7 @@
 //! uuid5 of what it names, so the same database exports the same bytes and a TIP that
 //! imports twice de-duplicates.
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use uuid::Uuid;
 
 /// DECNET's namespace (EXPORTS.md): its organisation identity, threat-actors and
@@ -68,7 +68,21 @@ fn format_fraction(t: DateTime<Utc>, min_digits: usize) -> String {
     } else {
         trimmed
     };
-    let base = t.format("%Y-%m-%dT%H:%M:%S");
+    // Written out rather than through `format("%Y-…")`, which parses its pattern on
+    // every call: a bundle formats two timestamps per sighting.
+    let base = if (0..=9999).contains(&t.year()) {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    } else {
+        t.format("%Y-%m-%dT%H:%M:%S").to_string()
+    };
     if digits.is_empty() {
         format!("{base}Z")
     } else {
@@ -123,6 +137,13 @@ mod tests {
         assert_eq!(
             stix_created(t("2026-06-08T12:20:00Z")),
             "2026-06-08T12:20:00.000Z"
+        );
+        // Written out by hand: padded as chrono's %Y/%m/… are.
+        let early = t("0999-01-02T03:04:05Z");
+        assert_eq!(stix_time(early), "0999-01-02T03:04:05Z");
+        assert_eq!(
+            stix_time(early),
+            format!("{}Z", early.format("%Y-%m-%dT%H:%M:%S"))
         );
         assert_eq!(
             stix_time(t("2026-06-08T12:20:19.378898Z")),

@@ -21,7 +21,11 @@ use async_graphql::{BatchRequest, Request, Value};
 use super::AppState;
 use super::layers::REQUEST_ID;
 use super::request;
-use super::response::{Code, GRAPHQL_RESPONSE, error_body, error_response, json_response_capped};
+use super::response::{
+    Code, GRAPHQL_RESPONSE, error_body, error_response, json_bytes_capped, json_bytes_response,
+    json_response_capped,
+};
+use super::response_cache::{Lookup, ResponseCache};
 use crate::auth::{Principal, Role};
 use crate::graphql::execute;
 
@@ -259,8 +263,34 @@ fn with_principal(request: Request, principal: Option<Extension<Principal>>) -> 
 
 async fn run(s: &AppState, request: Request, modern: bool, request_id: &str) -> Response {
     let operation = super::access_log::operation(request.operation_name.as_deref());
+    let started = Instant::now();
+    let cached = match cache_lookup(s, &request, modern).await {
+        Some(Lookup::Hit(body)) => {
+            crate::metrics::request(request.operation_name.as_deref(), "ok", started.elapsed());
+            let mut resp = json_bytes_response(StatusCode::OK, body, modern);
+            resp.extensions_mut().insert(operation);
+            return resp;
+        }
+        Some(Lookup::Miss { key, version }) => Some((key, version)),
+        None => None,
+    };
     let resp = execute_measured(s, request, request_id).await;
     let cap = crate::graphql::schema_limits(&s.schema).max_response_bytes;
+    if let (Some((key, version)), Some(cache)) = (cached, &s.responses)
+        && resp.errors.is_empty()
+    {
+        // A complete answer: serialise it once, keep the bytes, send the same bytes.
+        let mut out = match json_bytes_capped(&resp, cap) {
+            Ok(bytes) => {
+                let bytes = axum::body::Bytes::from(bytes);
+                cache.store(key, version, bytes.clone());
+                json_bytes_response(StatusCode::OK, bytes, modern)
+            }
+            Err(_) => json_response_capped(StatusCode::OK, &resp, modern, cap),
+        };
+        out.extensions_mut().insert(operation);
+        return out;
+    }
     // With the modern media type, a request that never executed (syntax, validation,
     // limits: errors without a path) is a 400 and, as GraphQL-over-HTTP says, its body
     // has no `data` entry; legacy `application/json` clients always get 200.
@@ -281,6 +311,16 @@ async fn run(s: &AppState, request: Request, modern: bool, request_id: &str) -> 
     let mut resp = json_response_capped(status, &resp, modern, cap);
     resp.extensions_mut().insert(operation);
     resp
+}
+
+/// The response cache's answer for `request`, or where to keep it: `None` when the
+/// cache is off, the request is not a cacheable query, or the database has no data
+/// version (or could not give it: then the request simply runs).
+async fn cache_lookup(s: &AppState, request: &Request, modern: bool) -> Option<Lookup> {
+    let cache = s.responses.as_ref()?;
+    let key = ResponseCache::key(request, modern)?;
+    let version = s.store.data_version().await.ok()??;
+    Some(cache.lookup(key, version))
 }
 
 /// Executes, records metrics, and tags internal errors with the request id so an

@@ -13,6 +13,7 @@ pub mod layers;
 pub mod readiness;
 mod request;
 mod response;
+pub mod response_cache;
 mod server;
 pub mod shed;
 mod sse;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub readiness: Readiness,
     /// Live updates: the change-feed tail and its subscribers ([`crate::live`]).
     pub live: Live,
+    /// Answers to identical queries while the database is unchanged (None: off).
+    pub responses: Option<Arc<response_cache::ResponseCache>>,
 }
 
 /// Fleet exports (STIX, MISP) running at once: each reads the whole fleet.
@@ -82,6 +85,7 @@ impl AppState {
             executions: semaphore(executions),
             shed: Arc::default(),
             fleet_exports: semaphore(FLEET_EXPORTS),
+            responses: response_cache::ResponseCache::new(opts.response_cache_bytes).map(Arc::new),
             opts: Arc::new(opts),
             auth,
             readiness: Readiness::started(),

@@ -22,25 +22,45 @@ pub fn json_response_capped<T: serde::Serialize>(
     modern: bool,
     cap: usize,
 ) -> Response {
-    let ct = if modern {
-        GRAPHQL_RESPONSE
-    } else {
-        "application/json"
-    };
-    let mut out = CappedWriter {
-        buf: Vec::new(),
-        cap,
-    };
-    match serde_json::to_writer(&mut out, body) {
-        Ok(()) => (status, [(header::CONTENT_TYPE, ct)], out.buf).into_response(),
-        Err(e) if e.is_io() => error_response(
+    match json_bytes_capped(body, cap) {
+        Ok(bytes) => json_bytes_response(status, bytes.into(), modern),
+        Err(Capped::TooLarge) => error_response(
             StatusCode::OK,
             Code::ResponseTooLarge,
             crate::graphql::RESPONSE_TOO_LARGE,
             modern,
         ),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Err(Capped::Failed) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
+}
+
+/// Why [`json_bytes_capped`] gave no bytes.
+pub enum Capped {
+    TooLarge,
+    Failed,
+}
+
+/// `body` as JSON bytes, or why not: longer than `cap`, or not serialisable.
+pub fn json_bytes_capped<T: serde::Serialize>(body: &T, cap: usize) -> Result<Vec<u8>, Capped> {
+    let mut out = CappedWriter {
+        buf: Vec::new(),
+        cap,
+    };
+    match serde_json::to_writer(&mut out, body) {
+        Ok(()) => Ok(out.buf),
+        Err(e) if e.is_io() => Err(Capped::TooLarge),
+        Err(_) => Err(Capped::Failed),
+    }
+}
+
+/// A JSON answer already serialised, with the content type the client asked for.
+pub fn json_bytes_response(status: StatusCode, body: axum::body::Bytes, modern: bool) -> Response {
+    let ct = if modern {
+        GRAPHQL_RESPONSE
+    } else {
+        "application/json"
+    };
+    (status, [(header::CONTENT_TYPE, ct)], body).into_response()
 }
 
 /// A `Vec` that refuses to grow past `cap` bytes.

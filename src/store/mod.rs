@@ -18,6 +18,7 @@
 //!   [`keyset`];
 //!   `summaries.rs`; the live change feed: `live.rs`;
 //! - writes: `insert.rs` (tags, checked by [`validate`]), `context_write.rs`;
+//! - the data version the response cache is keyed by: `version.rs`;
 //! - values: [`arg`] (bind parameters), [`codec`] (datetimes, confidences, JSON text),
 //!   [`models`] (rows), [`tag_id`], [`evidence`].
 
@@ -54,6 +55,7 @@ pub mod uninstall;
 mod url;
 mod users;
 pub mod validate;
+mod version;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -102,6 +104,8 @@ struct Inner {
     /// upsert (every batch touches the same hot technique rows, in different orders).
     /// Other processes' writers are handled by `busy_timeout` and lock-conflict retries.
     writer: tokio::sync::Mutex<()>,
+    /// Where [`Store::data_version`] reads (SQLite files only).
+    version: version::VersionConn,
 }
 
 impl Store {

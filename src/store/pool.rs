@@ -76,9 +76,14 @@ impl Store {
             })?),
             Dialect::MySql => Pool::MySql(mysql_pool(url, opts)?),
         };
+        // A file-backed SQLite database has a data version (`version.rs`).
+        let versioned = matches!(pool, Pool::Sqlite(_)) && !is_memory_url(url);
         Ok(Self {
             pool,
-            inner: Default::default(),
+            inner: std::sync::Arc::new(super::Inner {
+                version: super::version::VersionConn::new(versioned),
+                ..Default::default()
+            }),
         })
     }
 
@@ -99,6 +104,7 @@ impl Store {
 
     /// Closes the pool (lets an SQLite file checkpoint its WAL).
     pub async fn close(&self) {
+        self.inner.version.close().await;
         match &self.pool {
             Pool::Sqlite(p) => p.close().await,
             Pool::MySql(p) => p.close().await,
@@ -106,9 +112,14 @@ impl Store {
     }
 }
 
+/// `sqlite::memory:` or `mode=memory`: a database that lives in one connection.
+fn is_memory_url(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
 async fn sqlite_pool(url: &str, opts: &StoreOptions) -> Result<SqlitePool> {
     let url = normalise_sqlite_url(url);
-    let memory = url.contains(":memory:") || url.contains("mode=memory");
+    let memory = is_memory_url(&url);
     let co = SqliteConnectOptions::from_str(&url)
         .map_err(|e| StoreError::Config(format!("bad SQLite URL: {e}")))?
         .create_if_missing(true)

@@ -27,6 +27,7 @@ mod live;
 mod ops_cli;
 mod ops_readiness;
 mod playground;
+mod response_cache;
 mod response_limits;
 mod store_contract;
 mod store_datetimes;

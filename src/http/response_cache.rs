@@ -1,0 +1,202 @@
+//! Whole answers to identical read queries, served again while the database is unchanged.
+//!
+//! Dashboards and DECNET's frontend poll the same few queries, and between two commits
+//! their answers are the same bytes. An answer is kept under its request — the caller
+//! (user and role), the media type, the operation name, the variables and the query text
+//! — together with the database's data version (`Store::data_version`: SQLite's
+//! `PRAGMA data_version`, which every commit of any connection or process changes), and
+//! served only while that version is still current: exact, never a time-to-live. A new
+//! version empties the cache. Kept: successful query operations only (no mutation, no
+//! error, no partial answer) of at most an eighth of the budget each; the budget is
+//! bytes of answers, least recently used first out. Where the database has no version
+//! (MySQL/MariaDB, in-memory SQLite) nothing is cached.
+
+use std::sync::Mutex;
+
+use async_graphql::Request;
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use axum::body::Bytes;
+use lru::LruCache;
+
+use crate::auth::Principal;
+
+/// The answers of one data version.
+pub struct ResponseCache {
+    max_bytes: usize,
+    state: Mutex<State>,
+}
+
+struct State {
+    version: i64,
+    bytes: usize,
+    answers: LruCache<String, Bytes>,
+}
+
+/// What [`ResponseCache::lookup`] found.
+pub enum Lookup {
+    /// The stored answer, current at `version`.
+    Hit(Bytes),
+    /// Not stored: store the answer under this key and version once it is known.
+    Miss { key: String, version: i64 },
+}
+
+impl ResponseCache {
+    /// A cache of at most `max_bytes` of answers; `None` for 0 (off).
+    pub fn new(max_bytes: usize) -> Option<Self> {
+        (max_bytes > 0).then(|| Self {
+            max_bytes,
+            state: Mutex::new(State {
+                version: i64::MIN,
+                bytes: 0,
+                answers: LruCache::unbounded(),
+            }),
+        })
+    }
+
+    /// The key of `request` from `principal` with the `modern` media type, or `None` when
+    /// it may not be cached: not a query operation (a mutation, a subscription, a
+    /// document that does not parse — the executor reports those), or no caller.
+    pub fn key(request: &Request, modern: bool) -> Option<String> {
+        let principal = request
+            .data
+            .get(&std::any::TypeId::of::<Principal>())
+            .and_then(|d| d.downcast_ref::<Principal>())?;
+        let doc = async_graphql::parser::parse_query(&request.query).ok()?;
+        let op = match (&request.operation_name, &doc.operations) {
+            (_, DocumentOperations::Single(op)) => Some(&op.node),
+            (Some(name), DocumentOperations::Multiple(ops)) => ops
+                .iter()
+                .find(|(n, _)| n.as_str() == name)
+                .map(|(_, op)| &op.node),
+            (None, DocumentOperations::Multiple(_)) => None,
+        }?;
+        if op.ty != OperationType::Query {
+            return None;
+        }
+        let variables = serde_json::to_string(&request.variables).ok()?;
+        Some(format!(
+            "{}\u{0}{:?}\u{0}{modern}\u{0}{}\u{0}{variables}\u{0}{}",
+            principal.user_uuid,
+            principal.role,
+            request.operation_name.as_deref().unwrap_or(""),
+            request.query
+        ))
+    }
+
+    /// The answer stored under `key` at `version`, the database's current data version.
+    pub fn lookup(&self, key: String, version: i64) -> Lookup {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if s.version != version {
+            s.answers.clear();
+            s.bytes = 0;
+            s.version = version;
+        }
+        match s.answers.get(&key) {
+            Some(body) => {
+                crate::metrics::response_cache("hit");
+                Lookup::Hit(body.clone())
+            }
+            None => {
+                crate::metrics::response_cache("miss");
+                Lookup::Miss { key, version }
+            }
+        }
+    }
+
+    /// Keeps `body` under `key` if the data version is still `version` and the answer is
+    /// small enough (an eighth of the budget at most).
+    pub fn store(&self, key: String, version: i64, body: Bytes) {
+        let size = body.len() + key.len();
+        if size > self.max_bytes / 8 {
+            return;
+        }
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if s.version != version {
+            return;
+        }
+        if let Some(old) = s.answers.put(key.clone(), body) {
+            s.bytes -= old.len() + key.len();
+        }
+        s.bytes += size;
+        while s.bytes > self.max_bytes {
+            match s.answers.pop_lru() {
+                Some((k, v)) => s.bytes -= k.len() + v.len(),
+                None => break,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(query: &str) -> Request {
+        Request::new(query).data(Principal::anonymous_admin())
+    }
+
+    #[test]
+    fn only_query_operations_with_a_caller_have_keys() {
+        assert!(ResponseCache::key(&req("{ fleetTechniques { count } }"), false).is_some());
+        assert!(ResponseCache::key(&req("mutation { x }"), false).is_none());
+        assert!(ResponseCache::key(&req("subscription { tagsAdded { cursor } }"), false).is_none());
+        assert!(ResponseCache::key(&req("{ broken"), false).is_none());
+        assert!(ResponseCache::key(&Request::new("{ a }"), false).is_none());
+        // Several operations: the named one decides; without a name, nothing is cached.
+        let two = "query A { a } mutation B { b }";
+        let named = |n: &str| req(two).operation_name(n);
+        assert!(ResponseCache::key(&named("A"), false).is_some());
+        assert!(ResponseCache::key(&named("B"), false).is_none());
+        assert!(ResponseCache::key(&req(two), false).is_none());
+        // The media type, variables and caller are part of the key.
+        let q = "query($n: Int) { a(n: $n) }";
+        let with = |n: i64| {
+            req(q).variables(async_graphql::Variables::from_json(
+                serde_json::json!({ "n": n }),
+            ))
+        };
+        assert_ne!(
+            ResponseCache::key(&with(1), false),
+            ResponseCache::key(&with(2), false)
+        );
+        assert_ne!(
+            ResponseCache::key(&with(1), false),
+            ResponseCache::key(&with(1), true)
+        );
+        let viewer = Request::new(q).data(Principal {
+            user_uuid: "u-1".into(),
+            username: "v".into(),
+            role: crate::auth::Role::Viewer,
+        });
+        assert_ne!(
+            ResponseCache::key(&viewer, false),
+            ResponseCache::key(&req(q), false)
+        );
+    }
+
+    #[test]
+    fn a_new_version_empties_it_and_the_budget_holds() {
+        let c = ResponseCache::new(800).expect("on");
+        assert!(ResponseCache::new(0).is_none());
+        let body = Bytes::from(vec![b'x'; 90]);
+        assert!(matches!(c.lookup("k".into(), 1), Lookup::Miss { .. }));
+        c.store("k".into(), 1, body.clone());
+        assert!(matches!(c.lookup("k".into(), 1), Lookup::Hit(b) if b == body));
+        // A commit since: gone, and an answer computed under the old version is refused.
+        assert!(matches!(c.lookup("k".into(), 2), Lookup::Miss { .. }));
+        c.store("k".into(), 1, body.clone());
+        assert!(matches!(c.lookup("k".into(), 2), Lookup::Miss { .. }));
+        // Too big for an eighth of the budget: not kept.
+        c.store("big".into(), 2, Bytes::from(vec![b'x'; 200]));
+        assert!(matches!(c.lookup("big".into(), 2), Lookup::Miss { .. }));
+        // Ten answers of 91 bytes in 800: the least recently used go first.
+        for i in 0..10 {
+            c.store(format!("{i}"), 2, body.clone());
+        }
+        let kept: Vec<bool> = (0..10)
+            .map(|i| matches!(c.lookup(format!("{i}"), 2), Lookup::Hit(_)))
+            .collect();
+        assert_eq!(kept.iter().filter(|k| **k).count(), 8, "{kept:?}");
+        assert!(!kept[0] && !kept[1] && kept[9]);
+    }
+}
