@@ -8,6 +8,12 @@
 //! it made itself). An in-memory database has no other connection that could see it, and
 //! MySQL/MariaDB have no such counter (a trigger-kept one would make every DECNET writer
 //! queue on one row): there the version is `None`, and nothing is cached.
+//!
+//! Callers queue for the one connection; a read that *started* after a caller arrived
+//! answers it too (every commit before the caller arrived is in it), so under load one
+//! `PRAGMA` serves everyone who queued while the previous one ran.
+
+use std::time::Instant;
 
 use sqlx::Connection;
 use sqlx::sqlite::SqliteConnection;
@@ -21,7 +27,14 @@ use super::pool::Pool;
 pub(super) struct VersionConn {
     /// False for MySQL and in-memory SQLite: no version.
     pub(super) enabled: bool,
-    conn: tokio::sync::Mutex<Option<SqliteConnection>>,
+    conn: tokio::sync::Mutex<Slot>,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    conn: Option<SqliteConnection>,
+    /// The last version read, and when that read started.
+    last: Option<(Instant, i64)>,
 }
 
 impl VersionConn {
@@ -34,7 +47,7 @@ impl VersionConn {
 
     /// Closes the dedicated connection (with the pool, at shutdown).
     pub(super) async fn close(&self) {
-        if let Some(c) = self.conn.lock().await.take() {
+        if let Some(c) = self.conn.lock().await.conn.take() {
             let _ = c.close().await;
         }
     }
@@ -51,18 +64,30 @@ impl Store {
         if !v.enabled || pool.is_closed() {
             return Ok(None);
         }
+        let arrived = Instant::now();
         let mut slot = v.conn.lock().await;
-        let conn = match slot.as_mut() {
+        if let Some((started, n)) = slot.last
+            && started > arrived
+        {
+            return Ok(Some(n));
+        }
+        let started = Instant::now();
+        let conn = match slot.conn.as_mut() {
             Some(c) => c,
-            None => slot.insert(SqliteConnection::connect_with(&pool.connect_options()).await?),
+            None => slot
+                .conn
+                .insert(SqliteConnection::connect_with(&pool.connect_options()).await?),
         };
         match sqlx::query_scalar::<_, i64>("PRAGMA data_version")
             .fetch_one(&mut *conn)
             .await
         {
-            Ok(n) => Ok(Some(n)),
+            Ok(n) => {
+                slot.last = Some((started, n));
+                Ok(Some(n))
+            }
             Err(e) => {
-                *slot = None;
+                slot.conn = None;
                 Err(e.into())
             }
         }

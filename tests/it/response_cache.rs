@@ -123,3 +123,33 @@ async fn an_in_memory_database_is_never_cached() {
     ask(&app, &s, A1).await;
     assert!(ask(&app, &s, A1).await.1 > 0);
 }
+
+/// Concurrent callers share reads of the version, yet a caller that arrives after a
+/// commit never gets a version read before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_version_moves_with_every_commit_under_concurrent_callers() {
+    let db = crate::support::TestDb::new(crate::support::Backend::Sqlite)
+        .await
+        .expect("sqlite");
+    let s = &db.store;
+    let mut seen = std::collections::BTreeSet::new();
+    for round in 0..5 {
+        let versions = futures_util::future::join_all((0..32).map(|_| s.data_version())).await;
+        let versions: std::collections::BTreeSet<i64> = versions
+            .into_iter()
+            .map(|v| v.expect("read").expect("a file has a version"))
+            .collect();
+        assert_eq!(
+            versions.len(),
+            1,
+            "no commit within round {round}: {versions:?}"
+        );
+        assert!(seen.insert(versions.into_iter().next().expect("one")));
+        // Another connection commits (as DECNET's writer would).
+        db.raw(&format!(
+            "INSERT INTO campaigns (uuid, identity_count) VALUES ('c-{round}', 0)"
+        ))
+        .await;
+    }
+    assert_eq!(seen.len(), 5, "every commit gave a new version");
+}
