@@ -314,10 +314,13 @@ async fn run(s: &AppState, request: Request, modern: bool, request_id: &str) -> 
 }
 
 /// The response cache's answer for `request`, or where to keep it: `None` when the
-/// cache is off, the request is not a cacheable query, or the database has no data
+/// cache is off, the request is not a query operation, or the database has no data
 /// version (or could not give it: then the request simply runs).
 async fn cache_lookup(s: &AppState, request: &Request, modern: bool) -> Option<Lookup> {
     let cache = s.responses.as_ref()?;
+    if operation_type(s, request) != Some(OperationType::Query) {
+        return None;
+    }
     let key = ResponseCache::key(request, modern)?;
     let version = s.store.data_version().await.ok()??;
     Some(cache.lookup(key, version))
@@ -372,23 +375,26 @@ fn wants_graphql_response(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.contains(GRAPHQL_RESPONSE))
 }
 
-/// Selected operation is a mutation? (Unparseable documents are left to the executor,
-/// which reports the syntax error; the text-nesting guard runs before this parse.)
+/// Selected operation is a mutation?
 fn is_mutation(s: &AppState, r: &Request) -> bool {
+    operation_type(s, r) == Some(OperationType::Mutation)
+}
+
+/// The type of the operation `r` selects, or `None` when the document's text is nested
+/// too deeply to parse safely, does not parse, or holds several operations and names none
+/// (the executor reports each of those; the nesting guard runs before this parse, as it
+/// does before the executor's).
+fn operation_type(s: &AppState, r: &Request) -> Option<OperationType> {
     let max_nesting = crate::graphql::schema_limits(&s.schema).max_text_nesting;
-    if crate::graphql::guards::nesting::check(&r.query, max_nesting).is_err() {
-        return false;
-    }
-    let Ok(doc) = async_graphql::parser::parse_query(&r.query) else {
-        return false;
-    };
+    crate::graphql::guards::nesting::check(&r.query, max_nesting).ok()?;
+    let doc = async_graphql::parser::parse_query(&r.query).ok()?;
     let op = match (&r.operation_name, &doc.operations) {
         (_, DocumentOperations::Single(op)) => Some(&op.node),
         (Some(name), DocumentOperations::Multiple(ops)) => ops
             .iter()
             .find(|(n, _)| n.as_str() == name)
             .map(|(_, op)| &op.node),
-        (None, DocumentOperations::Multiple(ops)) => ops.values().next().map(|op| &op.node),
+        (None, DocumentOperations::Multiple(_)) => None,
     };
-    op.is_some_and(|o| o.ty == OperationType::Mutation)
+    op.map(|o| o.ty)
 }

@@ -93,6 +93,15 @@ contract!(
             let (_, _, v) = send(&app, post(bad.clone())).await;
             assert!(v.get("errors").is_some(), "{v}");
         }
+        // The cache asks which operation a document selects only after the nesting
+        // guard: a hostile document is refused, not parsed.
+        let deep = json!({ "query": "{a".repeat(30_000) }).to_string();
+        let (status, _, v) = send(&app, post(deep)).await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(
+            v["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX",
+            "{v}"
+        );
 
         // Off: every request runs.
         let off = open_app(
