@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::contract;
 use crate::fixtures::{A1, tag};
 use crate::store_support::DECNET_TAG_COLUMNS;
-use crate::support::http::{open_app, post, send};
+use crate::support::http::{get, open_app, post, send, send_text};
 use ttpgraph::http::HttpOptions;
 use ttpgraph::store::{Dialect, Store, StoreOptions};
 
@@ -28,6 +28,16 @@ async fn ask(app: &axum::Router, store: &Store, id: &str) -> (Value, u64) {
         v["data"]["attacker"]["techniques"].clone(),
         store.statements_executed() - before,
     )
+}
+
+/// `ttpgraph_response_cache_lookups_total{result="hit"}` from `/metrics` (0 before any).
+async fn hits(app: &axum::Router) -> f64 {
+    let (_, _, text) = send_text(app, get("/metrics")).await;
+    text.lines()
+        .find(|l| l.starts_with("ttpgraph_response_cache_lookups_total{result=\"hit\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
 }
 
 fn ids(techniques: &Value) -> Vec<String> {
@@ -50,9 +60,12 @@ contract!(
         let (first, ran) = ask(&app, s, A1).await;
         assert_eq!(ids(&first), ["T1083"]);
         assert!(ran > 0);
+        let hits_before = hits(&app).await;
         let (again, ran) = ask(&app, s, A1).await;
         assert_eq!(again, first);
         let sqlite = db.dialect == Dialect::Sqlite;
+        // Other tests of this process count too: the counter only grows.
+        assert_eq!(hits(&app).await > hits_before, sqlite, "the hit is counted");
         // SQLite files have a data version: the second answer ran no SQL. MariaDB has none.
         assert_eq!(ran == 0, sqlite, "statements for the repeat: {ran}");
 
