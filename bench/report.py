@@ -129,6 +129,13 @@ def report(dialect: str, ctx: dict, a) -> str:
              f"concurrency {a.concurrency} (wrk -t{min(a.wrk_threads, a.concurrency)} -c{a.concurrency}), "
              f"{a.warmup:g} s warm-up + {a.duration:g} s per operation (stretched up to {a.max_duration} s for slow "
              f"operations: see *window* below); git {ctx['git']}.")
+    cache = getattr(a, "response_cache_mib", None)
+    if cache is not None:
+        L.append("")
+        L.append(f"Response cache: **{'off' if cache == 0 else f'on, {cache} MiB'}** (`--response-cache-mib "
+                 f"{cache}`; " + ("every request computed" if cache == 0 else
+                                   "SQLite answers repeated queries from memory while nothing commits; "
+                                   "MariaDB caches nothing") + ").")
     L.append("")
     L.append("| operation | req/s | p50 | p99 | errors | SQL/request | raw-SQL p50 | ratio |")
     L.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")

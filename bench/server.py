@@ -38,6 +38,7 @@ class Server:
         self.cmd = [
             TTPGRAPH, "serve", "--database-url", url, "--listen", f"127.0.0.1:{port}",
             "--max-body-bytes", str(a.max_body_bytes),
+            "--response-cache-mib", str(getattr(a, "response_cache_mib", 0)),
         ]
         self.proc: subprocess.Popen | None = None
 
