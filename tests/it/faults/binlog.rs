@@ -43,6 +43,18 @@ async fn store(url: &str) -> Store {
         .expect("connects lazily")
 }
 
+/// What the migration precheck reports for a login at `url` (its own short-lived store).
+async fn privileges_at(url: &str) -> ttpgraph::store::privileges::PrivilegeReport {
+    let s = store(url).await;
+    let report = s
+        .migration_privileges()
+        .await
+        .expect("reads privileges")
+        .expect("MySQL");
+    s.close().await;
+    report
+}
+
 async fn tables(admin: &MySqlPool) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'ttpg'")
         .fetch_one(admin)
@@ -155,26 +167,14 @@ async fn binary_logging_without_super_is_refused_before_anything_changes_and_res
     sqlx::raw_sql(ROLES).execute(&admin).await.expect("roles");
     // Privileges held through a role count when the role is enabled at login (the user's
     // default role); a role granted but not enabled gives a connection nothing.
-    let r = store(&server.url_as("viarole", "viarolepw")).await;
-    let report = r
-        .migration_privileges()
-        .await
-        .expect("reads privileges")
-        .expect("MySQL");
+    let report = privileges_at(&server.url_as("viarole", "viarolepw")).await;
     assert!(
         report.missing.is_empty(),
         "the role's grants count: {report:?}"
     );
     assert!(report.binlog_blocks_triggers, "{report:?}");
-    r.close().await;
-    let off = store(&server.url_as("roleoff", "roleoffpw")).await;
-    let report = off
-        .migration_privileges()
-        .await
-        .expect("reads privileges")
-        .expect("MySQL");
+    let report = privileges_at(&server.url_as("roleoff", "roleoffpw")).await;
     assert!(report.missing.contains(&"TRIGGER"), "{report:?}");
-    off.close().await;
 
     // 2. What an older release did: sqlx stops inside 0003 at the trigger, leaving it
     // dirty with its tables, indexes and backfill done.
