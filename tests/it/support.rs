@@ -378,11 +378,13 @@ fn mysql_fleet(server: &str, cfg: &DemoConfig) -> String {
 
 /// Recreates every table (`SHOW CREATE TABLE`: columns, keys, checks, collations), row and
 /// trigger of `template` in the empty database `name` (at `url`). The template never
-/// changes once made, so its DDL is read once per process and sent as one multi-statement
-/// batch: a copy is one round trip, not ~40 with their `information_schema` look-ups.
+/// changes once made, so its DDL is read once per process: a copy runs the statements,
+/// without the `SHOW CREATE …` and `information_schema` look-ups of each. (One statement
+/// at a time: sent as one multi-statement batch, triggers were sometimes missing from the
+/// copy, and the live feed's tests failed one run in four.)
 async fn copy_mysql_template(admin: &MySqlPool, url: &str, template: &str, name: &str) {
     use sqlx::Connection;
-    static RECIPES: Templates<Arc<String>> = Mutex::new(BTreeMap::new());
+    static RECIPES: Templates<Arc<Vec<String>>> = Mutex::new(BTreeMap::new());
     let slot = RECIPES
         .lock()
         .expect("recipes")
@@ -399,21 +401,22 @@ async fn copy_mysql_template(admin: &MySqlPool, url: &str, template: &str, name:
     let mut conn = sqlx::mysql::MySqlConnection::connect(url)
         .await
         .expect("connect to the copy");
-    let batch = recipe
-        .replace("{{TEMPLATE}}", template)
-        .replace("{{NAME}}", name);
-    sqlx::raw_sql(AssertSqlSafe(batch))
-        .execute(&mut conn)
-        .await
-        .expect("copy the template");
+    for statement in recipe.iter() {
+        let sql = statement
+            .replace("{{TEMPLATE}}", template)
+            .replace("{{NAME}}", name);
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .expect("copy the template");
+    }
     let _ = conn.close().await;
 }
 
-/// The statements that rebuild `template` in another database, `;`-separated, with
-/// `{{TEMPLATE}}` and `{{NAME}}` for the two database names: each table's DDL, an
-/// `INSERT … SELECT` for the tables that hold rows, then each trigger's DDL (the server
-/// parses a trigger's `BEGIN … END` body inside a multi-statement batch).
-async fn template_recipe(admin: &MySqlPool, template: &str) -> String {
+/// The statements that rebuild `template` in another database, with `{{TEMPLATE}}` and
+/// `{{NAME}}` for the two database names: each table's DDL, an `INSERT … SELECT` for the
+/// tables that hold rows, then each trigger's DDL.
+async fn template_recipe(admin: &MySqlPool, template: &str) -> Vec<String> {
     use sqlx::Row;
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name FROM information_schema.tables \
@@ -464,7 +467,7 @@ async fn template_recipe(admin: &MySqlPool, template: &str) -> String {
                 .expect("trigger DDL"),
         );
     }
-    out.join(";\n")
+    out
 }
 
 /// What a raw query's column may be decoded as on `DB`.
