@@ -133,6 +133,10 @@ contract!(
         let server = Server::open(&db.store).await;
         let mut c = Client::connect(server.addr, json!({})).await;
         c.subscribe("1", TAGS_ADDED, json!({"after": "0"})).await;
+        // The tail must be running before A takes its number. (A tail that starts after B
+        // committed begins at B's number and never sees A, nor does the catch-up of
+        // `after`: a defect of its own, left open — see the closing note of 2026-12-01.)
+        until_subscribed(&server, 1).await;
         let (a, b) = (tag_uuid(3, 1), tag_uuid(3, 2));
         if is_mysql(&db) {
             let pool = sqlx::mysql::MySqlPool::connect(&db.url)
