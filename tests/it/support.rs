@@ -379,9 +379,8 @@ fn mysql_fleet(server: &str, cfg: &DemoConfig) -> String {
 /// Recreates every table (`SHOW CREATE TABLE`: columns, keys, checks, collations), row and
 /// trigger of `template` in the empty database `name` (at `url`). The template never
 /// changes once made, so its DDL is read once per process: a copy runs the statements,
-/// without the `SHOW CREATE …` and `information_schema` look-ups of each. (One statement
-/// at a time: sent as one multi-statement batch, triggers were sometimes missing from the
-/// copy, and the live feed's tests failed one run in four.)
+/// without the `SHOW CREATE …` and `information_schema` look-ups of each, one statement at
+/// a time on one connection (each error names its own statement).
 async fn copy_mysql_template(admin: &MySqlPool, url: &str, template: &str, name: &str) {
     use sqlx::Connection;
     static RECIPES: Templates<Arc<Vec<String>>> = Mutex::new(BTreeMap::new());
