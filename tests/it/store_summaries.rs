@@ -380,7 +380,7 @@ contract!(
             tags: if crate::support::slow_on() {
                 20_000
             } else {
-                6_000
+                3_000
             },
             batch: 5_000,
         };
