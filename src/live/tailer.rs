@@ -10,7 +10,10 @@
 //! writer rolled back, or the tag was deleted before it was read): after
 //! [`LiveOptions::gap_wait`](crate::config::LiveOptions::gap_wait) it is passed by,
 //! logged and counted (`ttpgraph_live_gaps_passed_total`). A number below the retention
-//! floor is passed by at once. SQLite serialises writers, so it has no such gaps.
+//! floor is passed by at once. SQLite serialises writers, so it has no such gaps. A tail
+//! that starts while such a number is in flight starts below it
+//! ([`Store::live_start`](crate::store::Store::live_start)), so that number is waited for
+//! too.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,12 +24,19 @@ use crate::store::FeedRow;
 /// Rows read per statement; a longer backlog is read in consecutive statements.
 const TAIL_BATCH: i64 = 1000;
 
+/// How young (whole seconds) the row after a missing number must be for a starting tail to
+/// wait for that number: the gap wait, plus a second for `at_epoch`'s rounding and one
+/// for clock differences between writers.
+fn start_recent(gap_wait: Duration) -> i64 {
+    i64::try_from(gap_wait.as_secs()).unwrap_or(i64::MAX / 2) + 2
+}
+
 /// Runs until the hub shuts down.
 pub(super) async fn run(live: Live) {
     let opts = live.options().clone();
     let mut stopping = live.0.stopping.subscribe();
     let mut watermark = loop {
-        match live.store().live_head().await {
+        match live.store().live_start(start_recent(opts.gap_wait)).await {
             Ok(h) => break h,
             Err(e) => {
                 tracing::warn!(error = %e, "live: cannot read the feed's head; retrying");

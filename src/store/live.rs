@@ -43,8 +43,12 @@ pub struct Pruned {
     pub through: i64,
 }
 
+/// How many of the newest feed rows [`Store::live_start`] looks at for numbers still in
+/// flight (more writers than this in flight at once is not a DECNET fleet).
+pub const START_WINDOW: i64 = 1000;
+
 impl Store {
-    /// The newest sequence number in the feed (0 when empty): where a tailer starts.
+    /// The newest sequence number in the feed (0 when empty).
     pub async fn live_head(&self) -> Result<i64> {
         let rows: Vec<(i64,)> = self
             .fetch_all(
@@ -53,6 +57,39 @@ impl Store {
             )
             .await?;
         Ok(rows.first().map_or(0, |r| r.0))
+    }
+
+    /// Where a tail starts reading: the head, unless a number among the newest
+    /// [`START_WINDOW`] is missing with a younger row after it than `recent_secs`. On
+    /// MySQL/MariaDB that number may belong to a writer that has not committed yet (A took
+    /// n, B took n+1 and committed first): a tail started at the head would never read A,
+    /// and a resuming client's catch-up, bounded by the tail, neither. Starting just below
+    /// the lowest such number lets the tail's gap wait decide, as it would have if it had
+    /// been running: A is published when it commits, or passed by after the wait.
+    /// Rows older than `recent_secs` after a hole mean a running tail would have passed it
+    /// already (a rolled-back writer). SQLite has no holes (writers are serialised).
+    pub async fn live_start(&self, recent_secs: i64) -> Result<i64> {
+        let newest: Vec<(i64, i64)> = self
+            .fetch_all(
+                "SELECT seq, at_epoch FROM ttp_live_feed ORDER BY seq DESC LIMIT ?",
+                vec![Arg::Int(START_WINDOW)],
+            )
+            .await?;
+        let Some(&(head, _)) = newest.first() else {
+            return Ok(0);
+        };
+        let mut newest = newest;
+        if (newest.len() as i64) < START_WINDOW {
+            // Below the oldest row is the retention floor: numbers between are missing too.
+            newest.push((self.live_floor().await?, i64::MIN));
+        }
+        let young = chrono::Utc::now().timestamp() - recent_secs;
+        Ok(newest
+            .windows(2)
+            .filter(|w| w[0].0 - w[1].0 > 1 && w[0].1 >= young)
+            .map(|w| w[1].0)
+            .next_back()
+            .unwrap_or(head))
     }
 
     /// Feed rows strictly after `after`, oldest first, at most `limit`, with their tags

@@ -133,9 +133,8 @@ contract!(
         let server = Server::open(&db.store).await;
         let mut c = Client::connect(server.addr, json!({})).await;
         c.subscribe("1", TAGS_ADDED, json!({"after": "0"})).await;
-        // The tail must be running before A takes its number. (A tail that starts after B
-        // committed begins at B's number and never sees A, nor does the catch-up of
-        // `after`: a defect of its own, left open — see the closing note of 2026-12-01.)
+        // The tail is running before A takes its number (a tail that starts between the
+        // two commits has its own test below).
         until_subscribed(&server, 1).await;
         let (a, b) = (tag_uuid(3, 1), tag_uuid(3, 2));
         if is_mysql(&db) {
@@ -195,6 +194,58 @@ contract!(
         server.stop().await;
     }
 );
+
+/// A tail that starts while a writer holds a lower number uncommitted (A took n, B took
+/// n+1 and committed before anyone subscribed) still delivers A when it commits, before
+/// B: it starts below the number in flight instead of at the feed's head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tail_started_between_out_of_order_commits_still_delivers_the_lower_number() {
+    let Some(db) = TestDb::new(crate::support::Backend::MySql).await else {
+        return;
+    };
+    let server = Server::open(&db.store).await;
+    let (a, b) = (tag_uuid(5, 1), tag_uuid(5, 2));
+    let pool = sqlx::mysql::MySqlPool::connect(&db.url)
+        .await
+        .expect("pool");
+    let mut ta = pool.begin().await.expect("begin a");
+    sqlx::query(sqlx::AssertSqlSafe(decnet_insert_sql(&[(
+        &a,
+        Some(A1),
+        None,
+        "T1083",
+    )])))
+    .execute(&mut *ta)
+    .await
+    .expect("insert a");
+    // B commits while A is open (different attacker, technique: no row lock in common).
+    tokio::time::timeout(WAIT, decnet_insert(&db, &[(&b, Some(A2), None, "T1059")]))
+        .await
+        .expect("B committed while A is open");
+    let mut c = Client::connect(server.addr, json!({})).await;
+    c.subscribe("1", TAGS_ADDED, json!({})).await;
+    until_subscribed(&server, 1).await;
+    ta.commit().await.expect("commit a");
+    let got = uuids(&mut c, "1", 2).await;
+    assert_eq!(
+        got.iter().map(|g| g.1.clone()).collect::<Vec<_>>(),
+        [a.clone(), b.clone()],
+        "A, then B (feed order), although the tail started after B committed"
+    );
+    // A client resuming from before A catches up on both, once each.
+    let mut r = Client::connect(server.addr, json!({})).await;
+    r.subscribe(
+        "2",
+        TAGS_ADDED,
+        json!({"after": (got[0].0 - 1).to_string()}),
+    )
+    .await;
+    assert_eq!(uuids(&mut r, "2", 2).await, got);
+    pool.close().await;
+    c.close().await;
+    r.close().await;
+    server.stop().await;
+}
 
 /// A writer that rolls back leaves a number that never commits: the tail passes it by
 /// after the gap wait and goes on.
