@@ -6,7 +6,10 @@ use crate::graphql::error::ApiResult as Result;
 use async_graphql::{Context, Enum, ID, Object};
 
 use super::error::bad_input;
-use super::loaders::{AttackerRow, CampaignIdentities, CampaignRow, IdentityRow, Tagged};
+use super::loaders::{
+    AttackerRow, AttackerTechniques, CampaignIdentities, CampaignRow, CampaignTechniques,
+    FilterKey, IdentityRow, IdentityTechniques, SessionTechniques, StoreLoader, Tagged,
+};
 use super::types::attacker::AttackerNode;
 use super::types::campaign::CampaignNode;
 use super::types::catalog::{AttackTactic, AttackTechnique};
@@ -48,17 +51,28 @@ pub struct QueryRoot;
 /// Root of every read.
 #[Object(name = "Query")]
 impl QueryRoot {
-    /// An identity by uuid; null when neither DECNET's tables nor any tag know it.
+    /// An identity by uuid; null when neither DECNET's tables nor any tag of its scope (its
+    /// own, or its attackers') know it.
     async fn identity(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Identity uuid.")] id: ID,
     ) -> Result<Option<IdentityNode>> {
         let l = &rc(ctx)?.loaders;
-        let known = l.load_one(IdentityRow(id.0.clone())).await?.is_some()
-            || l.load_one(Tagged(TagAnchor::Identity, id.0.clone()))
-                .await?
-                .unwrap_or(false);
+        let tagged = known_by_rollup(ctx, IdentityTechniques(id.0.clone(), FilterKey::default()));
+        let known = match tagged.await? {
+            Some(true) => true,
+            by_tags => {
+                l.load_one(IdentityRow(id.0.clone())).await?.is_some()
+                    || match by_tags {
+                        Some(t) => t,
+                        None => l
+                            .load_one(Tagged(TagAnchor::Identity, id.0.clone()))
+                            .await?
+                            .unwrap_or(false),
+                    }
+            }
+        };
         Ok(known.then_some(IdentityNode { id: id.0 }))
     }
 
@@ -69,13 +83,25 @@ impl QueryRoot {
         #[graphql(desc = "Attacker uuid.")] id: ID,
     ) -> Result<Option<AttackerNode>> {
         let l = &rc(ctx)?.loaders;
+        let tagged = known_by_rollup(ctx, AttackerTechniques(id.0.clone(), FilterKey::default()));
+        let by_tags = tagged.await?;
+        if by_tags == Some(true) {
+            // Its row, if any, is loaded when a field needs it.
+            return Ok(Some(AttackerNode {
+                id: id.0,
+                row: None,
+            }));
+        }
         if let Some(row) = l.load_one(AttackerRow(id.0.clone())).await? {
             return Ok(Some(AttackerNode::from_row(row)));
         }
-        let tagged = l
-            .load_one(Tagged(TagAnchor::Attacker, id.0.clone()))
-            .await?
-            .unwrap_or(false);
+        let tagged = match by_tags {
+            Some(t) => t,
+            None => l
+                .load_one(Tagged(TagAnchor::Attacker, id.0.clone()))
+                .await?
+                .unwrap_or(false),
+        };
         Ok(tagged.then_some(AttackerNode {
             id: id.0,
             row: None,
@@ -89,7 +115,10 @@ impl QueryRoot {
         #[graphql(desc = "Campaign uuid.")] id: ID,
     ) -> Result<Option<CampaignNode>> {
         let l = &rc(ctx)?.loaders;
-        let known = l.load_one(CampaignRow(id.0.clone())).await?.is_some()
+        // A campaign with rollup rows has identities that name it.
+        let tagged = known_by_rollup(ctx, CampaignTechniques(id.0.clone(), FilterKey::default()));
+        let known = tagged.await? == Some(true)
+            || l.load_one(CampaignRow(id.0.clone())).await?.is_some()
             || !l
                 .load_one(CampaignIdentities(id.0.clone()))
                 .await?
@@ -104,11 +133,15 @@ impl QueryRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "Session recorder id.")] id: ID,
     ) -> Result<Option<SessionNode>> {
-        let tagged = rc(ctx)?
-            .loaders
-            .load_one(Tagged(TagAnchor::Session, id.0.clone()))
-            .await?
-            .unwrap_or(false);
+        let tagged = known_by_rollup(ctx, SessionTechniques(id.0.clone(), FilterKey::default()));
+        let tagged = match tagged.await? {
+            Some(t) => t,
+            None => rc(ctx)?
+                .loaders
+                .load_one(Tagged(TagAnchor::Session, id.0.clone()))
+                .await?
+                .unwrap_or(false),
+        };
         Ok(tagged.then_some(SessionNode { id: id.0 }))
     }
 
@@ -382,4 +415,33 @@ impl QueryRoot {
     async fn tactics(&self) -> Vec<AttackTactic> {
         catalog().tactics().iter().map(AttackTactic).collect()
     }
+}
+
+/// Whether the scope's tags make it known, answered by its unfiltered `techniques` rollup
+/// when the selection asks for that field: every tag has a technique, so the rollup is
+/// empty exactly when the scope has no tag, and the field's own load is then a cache hit
+/// of this one (one statement for `scope(id) { techniques }` instead of an existence check
+/// and a rollup). `None` when the selection does not ask for the unfiltered rollup.
+async fn known_by_rollup<K, R>(ctx: &Context<'_>, key: K) -> Result<Option<bool>>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    R: Send + Sync + 'static,
+    StoreLoader: async_graphql::dataloader::Loader<
+            K,
+            Value = Arc<Vec<R>>,
+            Error = super::error::StoreErrorRef,
+        >,
+{
+    let unfiltered = ctx.field().selection_set().any(|f| {
+        f.name() == "techniques"
+            && f.arguments().is_ok_and(|args| {
+                args.iter()
+                    .all(|(_, v)| matches!(v, async_graphql::Value::Null))
+            })
+    });
+    if !unfiltered {
+        return Ok(None);
+    }
+    let rows = rc(ctx)?.loaders.load_one(key).await?;
+    Ok(Some(rows.is_some_and(|r| !r.is_empty())))
 }

@@ -15,20 +15,29 @@ use super::models::{Attacker, Campaign, Identity};
 /// Soft merges are followed at most this many hops, as in DECNET.
 pub const MAX_MERGE_HOPS: i64 = 8;
 
-/// Which tag column names a node, for existence checks.
+/// Which tags make a node known, for existence checks: the tags of its scope (SPEC §3),
+/// so "known by its tags" is exactly "its unfiltered rollup is not empty" and a query
+/// that asks for that rollup answers both in one statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TagAnchor {
+    /// Tags on the identity or on its attackers (the identity-scope summary).
     Identity,
     Attacker,
     Session,
 }
 
 impl TagAnchor {
-    fn column(self) -> &'static str {
+    /// The table and column whose rows name the scope's ids, and the condition a row
+    /// must meet to stand for at least one tag.
+    fn source(self) -> (&'static str, &'static str, &'static str) {
         match self {
-            TagAnchor::Identity => "identity_uuid",
-            TagAnchor::Attacker => "attacker_uuid",
-            TagAnchor::Session => "session_id",
+            TagAnchor::Identity => (
+                "ttp_identity_scope_rollup",
+                "identity_uuid",
+                " AND tag_count > 0",
+            ),
+            TagAnchor::Attacker => ("ttp_tag", "attacker_uuid", ""),
+            TagAnchor::Session => ("ttp_tag", "session_id", ""),
         }
     }
 }
@@ -160,14 +169,14 @@ impl Store {
             .await
     }
 
-    /// The subset of `ids` that at least one tag points at through `anchor`.
+    /// The subset of `ids` whose scope (`anchor`) holds at least one tag.
     pub async fn tagged_ids(&self, anchor: TagAnchor, ids: &[String]) -> Result<HashSet<String>> {
         if ids.is_empty() {
             return Ok(HashSet::new());
         }
-        let c = anchor.column();
+        let (table, c, live) = anchor.source();
         let sql = format!(
-            "SELECT DISTINCT {c} AS k FROM ttp_tag WHERE {c} IN ({})",
+            "SELECT DISTINCT {c} AS k FROM {table} WHERE {c} IN ({}){live}",
             placeholders(ids.len())
         );
         Ok(self

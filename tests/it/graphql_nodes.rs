@@ -146,6 +146,72 @@ contract!(
     }
 );
 
+contract!(
+    a_scope_asked_with_its_techniques_is_one_statement_and_known_alike,
+    |db| async move {
+        fixture(&db).await;
+        // I2 has no row and no tag of its own: only its attacker A3's tag.
+        db.store
+            .insert_attackers(&[attacker(A3, Some(I2))])
+            .await
+            .expect("attacker");
+        db.store
+            .insert_tags(&[tag("a3#1", Some(A3), None, "T1059", None)])
+            .await
+            .expect("tag");
+        let unknown = "99999999-0000-4000-8000-000000000099";
+        for (field, id, known) in [
+            ("identity", I1, true),
+            ("identity", I2, true),
+            ("identity", GHOST_IDENTITY, true),
+            ("identity", unknown, false),
+            ("attacker", A1, true),
+            ("attacker", A2, true), // a row, no tag
+            ("attacker", GHOST_ATTACKER, true),
+            ("attacker", unknown, false),
+            ("session", S1, true),
+            ("session", unknown, false),
+            ("campaign", C1, true),
+            ("campaign", unknown, false),
+        ] {
+            let bare = gql_ok(
+                &db,
+                &format!("query($id: ID!) {{ {field}(id: $id) {{ id }} }}"),
+                json!({"id": id}),
+            )
+            .await;
+            let before = db.store.statements_executed();
+            let with = gql_ok(
+                &db,
+                &format!(
+                    "query($id: ID!) {{ {field}(id: $id) {{ id techniques {{ techniqueId }} }} }}"
+                ),
+                json!({"id": id}),
+            )
+            .await;
+            let statements = db.store.statements_executed() - before;
+            assert_eq!(
+                bare[field].is_null(),
+                !known,
+                "{field}({id}) {{ id }}: {bare}"
+            );
+            assert_eq!(
+                with[field].is_null(),
+                !known,
+                "{field}({id}) with techniques: {with}"
+            );
+            let techniques = with[field]["techniques"].as_array().map_or(0, Vec::len);
+            if techniques > 0 {
+                // The rollup also proves the id known: no separate existence check.
+                assert_eq!(
+                    statements, 1,
+                    "{field}({id}) {{ techniques }}: {statements} statements"
+                );
+            }
+        }
+    }
+);
+
 contract!(session_and_campaign_nodes, |db| async move {
     fixture(&db).await;
     let d = gql_ok(

@@ -11,7 +11,7 @@ use crate::store::context::{SessionFacts, TagAnchor};
 use crate::store::{Attacker, DeckyPhase, Identity};
 
 keys! {
-    /// Whether any tag names this id through the anchor column.
+    /// Whether the id's scope (the anchor) holds any tag.
     Tagged(TagAnchor, String);
     /// Attackers clustered into an identity.
     IdentityAttackers(String);
