@@ -9,10 +9,13 @@
 # *.bodies.jsonl there is sent (identity_max, attacker, session, inspector, typename).
 # Each database must be one its build can open (a newer migration makes an older build
 # refuse it): give each build its own copy of the fleet.
+# Environment: OPS (space-separated, default below) picks the operations; SERVE_ARGS is
+# passed to both servers (e.g. "--response-cache-mib 0" to compare computed answers).
 set -euo pipefail
 [ $# -ge 5 ] || { sed -n 2,11p "$0"; exit 2; }
 A_BIN=$1 A_DB=$2 B_BIN=$3 B_DB=$4 BODIES=$5 ROUNDS=${6:-3}
-OPS=(identity_max attacker session inspector typename)
+read -r -a OPS <<<"${OPS:-identity_max attacker session inspector typename}"
+read -r -a SERVE <<<"${SERVE_ARGS:-}"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cat >"$tmp/post.lua" <<'LUA'
 wrk.method = "POST"
@@ -24,7 +27,7 @@ LUA
 for op in "${OPS[@]}"; do head -n 1 "$BODIES/$op.bodies.jsonl" >"$tmp/$op.json"; done
 
 one() { # BIN DB PORT -> "op=req/s ..."
-  "$1" serve --database-url "sqlite://$2" --listen "127.0.0.1:$3" >"$tmp/serve-$3.log" 2>&1 &
+  "$1" serve --database-url "sqlite://$2" --listen "127.0.0.1:$3" "${SERVE[@]}" >"$tmp/serve-$3.log" 2>&1 &
   local pid=$! out=""
   for _ in $(seq 1 100); do curl -sf "127.0.0.1:$3/readyz" >/dev/null && break; sleep 0.1; done
   for op in "${OPS[@]}"; do

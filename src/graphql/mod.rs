@@ -37,22 +37,37 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 /// Builds the schema: pure, no database, no socket.
 pub fn build_schema(opts: &SchemaOptions) -> AppSchema {
     let l = &opts.limits;
+    // No async-graphql extension (see `guards`): the document guard and the heavy lane
+    // live in the schema's data and run in `execute`.
     let mut b = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .data(Arc::new(l.clone()))
+        .data(guards::DocumentGuard {
+            limits: Arc::new(l.clone()),
+            introspection: !opts.disable_introspection,
+        })
+        .data(guards::heavy::HeavyLane::new(
+            l.heavy_rows,
+            l.max_concurrent_heavy,
+        ))
         // Introspection may nest deeper than other queries: guards::depth splits the two.
         .limit_depth(l.max_depth.max(guards::depth::INTROSPECTION_MAX_DEPTH))
         .limit_complexity(l.max_complexity)
         .limit_recursive_depth(l.max_recursive_depth)
         .limit_directives(l.max_directives_per_field)
-        .extension(guards::DocumentGuard {
-            limits: Arc::new(l.clone()),
-            introspection: !opts.disable_introspection,
-        })
         .disable_suggestions();
     if opts.disable_introspection {
         b = b.disable_introspection();
     }
     b.finish()
+}
+
+/// Runs the document guard `schema` was built with on `request`: the refusal, if any.
+fn guard(schema: &AppSchema, request: &mut Request) -> Option<Response> {
+    let g = schema.data::<guards::DocumentGuard>()?;
+    let e = g.check(request).err()?;
+    let mut resp = Response::from_errors(vec![e]);
+    error::assign_codes(&mut resp);
+    Some(resp)
 }
 
 /// The limits a schema was built with.
@@ -102,9 +117,21 @@ pub async fn execute(schema: &AppSchema, store: &Store, request: Request) -> Res
             "authentication required",
         )]);
     }
+    let mut request = request;
+    if let Some(refused) = guard(schema, &mut request) {
+        return refused;
+    }
     let queue = LoadQueue::default();
     let limits = schema_limits(schema);
-    let request = request.data(RequestCtx::new(store, &queue, limits.max_response_bytes));
+    let meter = schema
+        .data::<guards::heavy::HeavyLane>()
+        .map(|l| Arc::new(l.meter()));
+    let request = request.data(RequestCtx::new(
+        store,
+        &queue,
+        limits.max_response_bytes,
+        meter,
+    ));
     let mut resp = guards::timeout::with_deadline(
         limits.request_timeout,
         loaders::drive(schema.execute(request), queue),
@@ -134,6 +161,10 @@ pub fn execute_stream(
             "authentication required",
         )])])
         .boxed();
+    }
+    let mut request = request;
+    if let Some(refused) = guard(schema, &mut request) {
+        return futures_util::stream::iter([refused]).boxed();
     }
     let queue = LoadQueue::default();
     let max = schema_limits(schema).max_response_bytes;

@@ -106,13 +106,13 @@ pub async fn post(
         }
         Ok(BatchRequest::Batch(rs)) => {
             let mut out = Vec::with_capacity(rs.len());
-            for r in rs {
+            for mut r in rs {
                 if let Err((_, code, msg)) = request::check(&r) {
                     out.push(error_body(code, msg));
                     continue;
                 }
                 // Batches are for reads: a mutation inside one gets no all-or-nothing guarantee.
-                if is_mutation(&s, &r) {
+                if is_mutation(&s, &mut r) {
                     out.push(error_body(Code::BadRequest, "mutations cannot be batched"));
                     continue;
                 }
@@ -225,14 +225,14 @@ pub async fn get(
     uri: Uri,
 ) -> Response {
     let modern = wants_graphql_response(&headers);
-    let request = match request::from_uri(&uri) {
+    let mut request = match request::from_uri(&uri) {
         Ok(r) => r,
         Err((status, code, msg)) => return error_response(status, code, msg, modern),
     };
     let Ok(_permit) = s.executions.clone().try_acquire_owned() else {
         return shed(&s, modern);
     };
-    if is_mutation(&s, &request) {
+    if is_mutation(&s, &mut request) {
         let msg = "mutations must be sent with POST";
         let mut resp = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -261,10 +261,10 @@ fn with_principal(request: Request, principal: Option<Extension<Principal>>) -> 
     }
 }
 
-async fn run(s: &AppState, request: Request, modern: bool, request_id: &str) -> Response {
+async fn run(s: &AppState, mut request: Request, modern: bool, request_id: &str) -> Response {
     let operation = super::access_log::operation(request.operation_name.as_deref());
     let started = Instant::now();
-    let cached = match cache_lookup(s, &request, modern).await {
+    let cached = match cache_lookup(s, &mut request, modern).await {
         Some(Lookup::Hit(body)) => {
             crate::metrics::request(request.operation_name.as_deref(), "ok", started.elapsed());
             let mut resp = json_bytes_response(StatusCode::OK, body, modern);
@@ -316,7 +316,7 @@ async fn run(s: &AppState, request: Request, modern: bool, request_id: &str) -> 
 /// The response cache's answer for `request`, or where to keep it: `None` when the
 /// cache is off, the request is not a query operation, or the database has no data
 /// version (or could not give it: then the request simply runs).
-async fn cache_lookup(s: &AppState, request: &Request, modern: bool) -> Option<Lookup> {
+async fn cache_lookup(s: &AppState, request: &mut Request, modern: bool) -> Option<Lookup> {
     let cache = s.responses.as_ref()?;
     if operation_type(s, request) != Some(OperationType::Query) {
         return None;
@@ -376,19 +376,21 @@ fn wants_graphql_response(headers: &HeaderMap) -> bool {
 }
 
 /// Selected operation is a mutation?
-fn is_mutation(s: &AppState, r: &Request) -> bool {
+fn is_mutation(s: &AppState, r: &mut Request) -> bool {
     operation_type(s, r) == Some(OperationType::Mutation)
 }
 
 /// The type of the operation `r` selects, or `None` when the document's text is nested
 /// too deeply to parse safely, does not parse, or holds several operations and names none
 /// (the executor reports each of those; the nesting guard runs before this parse, as it
-/// does before the executor's).
-fn operation_type(s: &AppState, r: &Request) -> Option<OperationType> {
+/// does before the executor's). The parsed document stays in the request, so the guards
+/// and the executor do not parse it again.
+fn operation_type(s: &AppState, r: &mut Request) -> Option<OperationType> {
     let max_nesting = crate::graphql::schema_limits(&s.schema).max_text_nesting;
     crate::graphql::guards::nesting::check(&r.query, max_nesting).ok()?;
-    let doc = async_graphql::parser::parse_query(&r.query).ok()?;
-    let op = match (&r.operation_name, &doc.operations) {
+    let name = r.operation_name.clone();
+    let doc = r.parsed_query().ok()?;
+    let op = match (&name, &doc.operations) {
         (_, DocumentOperations::Single(op)) => Some(&op.node),
         (Some(name), DocumentOperations::Multiple(ops)) => ops
             .iter()

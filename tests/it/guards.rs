@@ -230,3 +230,66 @@ async fn introspection_can_be_switched_off() {
             .is_some_and(|t| !t.is_empty())
     );
 }
+
+/// A request that has loaded `heavy_rows` rows waits for a heavy-lane permit (here the
+/// only one is held) before its answer is built, within the deadline; lighter requests run
+/// meanwhile; once the permit is free the heavy one runs and gives it back.
+#[tokio::test]
+async fn heavy_requests_wait_for_the_heavy_lane_and_light_ones_do_not() {
+    use crate::fixtures::{A1, tag};
+    let db = TestDb::new(Backend::Sqlite).await.expect("db");
+    let tags: Vec<_> = ["T1083", "T1059", "T1105", "T1003"]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| tag(&format!("heavy#{i}"), Some(A1), None, t, None))
+        .collect();
+    db.store.insert_tags(&tags).await.expect("tags");
+    let options = SchemaOptions {
+        limits: Limits {
+            heavy_rows: 4,
+            max_concurrent_heavy: 1,
+            request_timeout: Duration::from_millis(300),
+            ..Limits::default()
+        },
+        ..Default::default()
+    };
+    let schema = ttpgraph::graphql::build_schema(&options);
+    let lane = schema
+        .data::<ttpgraph::graphql::guards::heavy::HeavyLane>()
+        .expect("the lane is in the schema's data")
+        .clone();
+    let run = |q: String| {
+        let (schema, store) = (schema.clone(), db.store.clone());
+        async move {
+            let req =
+                async_graphql::Request::new(q).data(ttpgraph::auth::Principal::anonymous_admin());
+            let resp = ttpgraph::graphql::execute(&schema, &store, req).await;
+            serde_json::to_value(&resp).expect("response serialises")
+        }
+    };
+    // Four rollup rows: heavy. One existence row: light.
+    let heavy = format!("{{ attacker(id: \"{A1}\") {{ id techniques {{ techniqueId }} }} }}");
+    let light = format!("{{ attacker(id: \"{A1}\") {{ id }} }}");
+    let held = lane.permits.clone().acquire_owned().await.expect("permit");
+    let started = Instant::now();
+    let v = run(heavy.clone()).await;
+    assert_eq!(
+        error_code(&v),
+        "TIMEOUT",
+        "the heavy one waits for the lane: {v}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    let v = run(light).await;
+    assert_eq!(
+        v["data"]["attacker"]["id"], A1,
+        "a light one does not wait: {v}"
+    );
+    drop(held);
+    let v = run(heavy).await;
+    assert_eq!(
+        v["data"]["attacker"]["techniques"].as_array().map(Vec::len),
+        Some(4),
+        "with the permit free it runs: {v}"
+    );
+    assert_eq!(lane.permits.available_permits(), 1, "and gives it back");
+}

@@ -1,59 +1,42 @@
 //! Guards that run before validation, resolvers or SQL. async-graphql's own depth,
 //! complexity, recursion and directive limits are set in [`super::build_schema`]; these
-//! cover what it lacks or does too late:
+//! cover what it lacks or does too late (checked by [`DocumentGuard::check`], which
+//! [`super::execute`] calls before async-graphql sees the request: an async-graphql
+//! extension would put every resolved field through its extension chain):
 //! - [`nesting`]: bracket nesting of the raw text, checked before the parser recurses;
 //! - [`fanout`]: the size of the document with fragments expanded (memoised), plus
 //!   aliases and root fields — async-graphql expands fragments without memoisation in its
 //!   own checks, so a 1 KB document of doubling fragments costs exponential CPU there;
 //! - [`depth`]: selection depth, with introspection (`__schema`/`__type`) measured by its
 //!   own rule, and refused with `INTROSPECTION_DISABLED` when switched off;
-//! - [`timeout`]: the execution deadline.
+//! - [`timeout`]: the execution deadline;
+//! - [`heavy`]: requests that loaded many rows build their answers a few at a time.
 
 pub mod depth;
 pub mod fanout;
+pub mod heavy;
 pub mod nesting;
 pub mod timeout;
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
-};
 use async_graphql::{Request, ServerError, ServerResult};
 
 use crate::config::Limits;
 use crate::graphql::error::{Code, request_error};
 
-/// Installs the document checks as an async-graphql extension (at `prepare_request`,
-/// i.e. before async-graphql parses, checks or validates anything itself).
+/// The document checks, with what they need (in the schema's data).
+#[derive(Clone)]
 pub struct DocumentGuard {
     pub limits: Arc<Limits>,
     /// `false` with `--no-introspection`.
     pub introspection: bool,
 }
 
-impl ExtensionFactory for DocumentGuard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentGuardExt {
-            limits: self.limits.clone(),
-            introspection: self.introspection,
-        })
-    }
-}
-
-struct DocumentGuardExt {
-    limits: Arc<Limits>,
-    introspection: bool,
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for DocumentGuardExt {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
+impl DocumentGuard {
+    /// Checks `request`'s text, then parses it (the parsed document stays in the request,
+    /// so async-graphql does not parse it again) and measures it.
+    pub fn check(&self, request: &mut Request) -> ServerResult<()> {
         let l = &self.limits;
         nesting::check(&request.query, l.max_text_nesting).map_err(too_complex)?;
         // Parse once here (the parsed document is kept for async-graphql), then measure.
@@ -84,8 +67,7 @@ impl Extension for DocumentGuardExt {
                 "introspection (__schema, __type) is disabled on this server; the schema is published as schema.graphql",
             ));
         }
-        depth.check(l.max_depth).map_err(too_complex)?;
-        next.run(ctx, request).await
+        depth.check(l.max_depth).map_err(too_complex)
     }
 }
 
