@@ -13,7 +13,7 @@ use crate::config::{
     jwt_secret, parse_duration, parse_listen, redact_url,
 };
 use crate::demo::{DemoConfig, Shape, fill_shaped};
-use crate::store::{Store, StoreOptions};
+use crate::store::{SQLITE_CACHE_KIB, Store, StoreOptions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -177,6 +177,10 @@ pub struct DbArgs {
     /// Database connection pool size [default: 8 on SQLite, 16 on MySQL].
     #[arg(long, env = "TTPGRAPH_DB_POOL")]
     pub db_pool: Option<u32>,
+    /// SQLite page cache per pooled connection, in KiB (each connection keeps its own
+    /// copy of the pages it read; the OS page cache holds them too) [default: 8192].
+    #[arg(long, env = "TTPGRAPH_SQLITE_CACHE_KIB")]
+    pub sqlite_cache_kib: Option<u32>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -540,6 +544,7 @@ pub(crate) async fn connect(
         &StoreOptions {
             max_connections: db.db_pool,
             statement_timeout,
+            sqlite_cache_kib: db.sqlite_cache_kib.unwrap_or(SQLITE_CACHE_KIB).max(64),
             ..StoreOptions::default()
         },
     )

@@ -73,7 +73,7 @@ pub use live::{FeedRow, FirstSeenScope, Pruned};
 pub use migrate::{AppliedMigration, MigrationReport, MigrationState, migration_versions};
 pub use models::*;
 use pool::Pool;
-pub use pool::{MYSQL_POOL, SQLITE_POOL, StoreOptions};
+pub use pool::{MYSQL_POOL, SQLITE_CACHE_KIB, SQLITE_POOL, StoreOptions};
 pub use ready::{MIN_READY_ATTEMPT, is_connection_error};
 pub use rollup::TechniqueFilter;
 pub use tag_id::compute_tag_uuid;

@@ -19,9 +19,9 @@ use super::error::{Result, StoreError};
 pub const SQLITE_POOL: u32 = 8;
 /// MySQL connections mostly wait on the network and the server.
 pub const MYSQL_POOL: u32 = 16;
-/// Page cache per SQLite connection (KiB). Hot pages are also in the OS page cache, so a
-/// modest private cache avoids multiplying memory by the pool size.
-const SQLITE_CACHE_KIB: i64 = 8 * 1024;
+/// Page cache per SQLite connection (KiB), by default. Hot pages are also in the OS page
+/// cache, so a modest private cache avoids multiplying memory by the pool size.
+pub const SQLITE_CACHE_KIB: u32 = 8 * 1024;
 /// Rows sqlx may buffer between its SQLite thread and the task reading them.
 const SQLITE_ROW_BUFFER: usize = 1024;
 
@@ -37,6 +37,8 @@ pub struct StoreOptions {
     /// its deadline (and was dropped here) does not keep the server busy. SQLite has no
     /// equivalent; its statements finish on their own.
     pub statement_timeout: Option<Duration>,
+    /// SQLite page cache of each pooled connection, in KiB.
+    pub sqlite_cache_kib: u32,
 }
 
 impl Default for StoreOptions {
@@ -45,6 +47,7 @@ impl Default for StoreOptions {
             max_connections: None,
             acquire_timeout: Duration::from_secs(10),
             statement_timeout: None,
+            sqlite_cache_kib: SQLITE_CACHE_KIB,
         }
     }
 }
@@ -135,7 +138,7 @@ async fn sqlite_pool(url: &str, opts: &StoreOptions) -> Result<SqlitePool> {
         // profile). A deeper buffer lets the worker run ahead.
         .row_buffer_size(SQLITE_ROW_BUFFER)
         .foreign_keys(false)
-        .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
+        .pragma("cache_size", format!("-{}", opts.sqlite_cache_kib))
         .pragma("temp_store", "memory")
         // No mmap: every connection would map the file separately, and the server's RSS
         // would count the same pages once per connection.

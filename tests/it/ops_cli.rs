@@ -134,6 +134,7 @@ fn doctor_args(db: &TestDb, secret: Option<&str>) -> DoctorArgs {
         db: DbArgs {
             database_url: Some(db.url.clone()),
             db_pool: None,
+            sqlite_cache_kib: None,
         },
         auth: AuthArgs {
             jwt_secret: secret.map(str::to_owned),
@@ -218,6 +219,7 @@ async fn doctor_reports_pending_migrations_and_an_unreachable_database() {
         db: DbArgs {
             database_url: Some(format!("mysql://root@127.0.0.1:{port}/x")),
             db_pool: None,
+            sqlite_cache_kib: None,
         },
         auth: AuthArgs { jwt_secret: None },
         sample: 5,

@@ -181,6 +181,7 @@ async fn mariadb_down_at_start_then_killed_and_restarted_under_a_live_store() {
         max_connections: Some(4),
         acquire_timeout: ACQUIRE,
         statement_timeout: Some(Duration::from_secs(20)),
+        ..StoreOptions::default()
     };
     let store = Store::connect(&srv.url(), &opts)
         .await
