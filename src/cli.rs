@@ -273,15 +273,6 @@ pub struct LimitArgs {
     /// Most fields a query may select once its fragments are expanded.
     #[arg(long, env = "TTPGRAPH_MAX_EXPANDED_FIELDS", default_value_t = Limits::default().max_expanded_fields)]
     pub max_expanded_fields: usize,
-    /// Rows a request loads (rollup groups, rows of related nodes) from which it is heavy
-    /// (a page of 100 attackers with their and their identities' techniques loads ~5,000;
-    /// one scope's techniques a few dozen).
-    #[arg(long, env = "TTPGRAPH_HEAVY_ROWS", default_value_t = Limits::default().heavy_rows)]
-    pub heavy_rows: usize,
-    /// Heavy requests building their answers at once; the others wait (within the request
-    /// timeout). Bounds the memory of large answers, which run no faster side by side.
-    #[arg(long, env = "TTPGRAPH_MAX_CONCURRENT_HEAVY", default_value_t = Limits::default().max_concurrent_heavy)]
-    pub max_concurrent_heavy: usize,
     /// Most aliases in a query.
     #[arg(long, env = "TTPGRAPH_MAX_ALIASES", default_value_t = Limits::default().max_aliases)]
     pub max_aliases: usize,
@@ -344,8 +335,6 @@ impl ServeArgs {
                 max_page_size: l.max_page_size.max(1),
                 request_timeout: Duration::from_millis(l.request_timeout_ms.max(1)),
                 max_response_bytes: l.max_response_bytes.max(1024),
-                heavy_rows: l.heavy_rows,
-                max_concurrent_heavy: l.max_concurrent_heavy.max(1),
                 ..Limits::default()
             },
             disable_introspection: self.no_introspection,

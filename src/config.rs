@@ -282,11 +282,6 @@ pub struct Limits {
     /// error. Large values (evidence) are counted while resolving, so such a request stops
     /// early, and the serialised body is checked again as it is written.
     pub max_response_bytes: usize,
-    /// Rows a request loads through its DataLoaders from which it is *heavy*: at most
-    /// `max_concurrent_heavy` heavy requests build their answers at once, the others wait.
-    pub heavy_rows: usize,
-    /// Heavy requests building their answers at once (see `graphql::guards::heavy`).
-    pub max_concurrent_heavy: usize,
 }
 
 impl Default for Limits {
@@ -305,8 +300,6 @@ impl Default for Limits {
             max_insert_tags: 5_000,
             request_timeout: std::time::Duration::from_secs(15),
             max_response_bytes: 16 << 20,
-            heavy_rows: 1_000,
-            max_concurrent_heavy: 4,
         }
     }
 }

@@ -56,16 +56,9 @@ struct CacheLabels {
     result: &'static str,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct HeavyLabels {
-    /// `true` when the request had to wait for a heavy-lane permit.
-    waited: &'static str,
-}
-
 struct Metrics {
     registry: Registry,
     cache: Family<CacheLabels, Counter>,
-    heavy: Family<HeavyLabels, Counter>,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RequestLabels, Histogram>,
     batches: Family<LoaderLabels, Histogram>,
@@ -151,12 +144,6 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Cacheable GraphQL queries by whether the response cache held their answer",
         cache.clone(),
     );
-    let heavy = Family::<HeavyLabels, Counter>::default();
-    registry.register(
-        "heavy_requests",
-        "Operations at or above the heavy cost, by whether they waited for the heavy lane",
-        heavy.clone(),
-    );
     registry.register_collector(Box::new(SqlCollector));
     let live = LiveMetrics::default();
     registry.register(
@@ -187,7 +174,6 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     Metrics {
         registry,
         cache,
-        heavy,
         requests,
         latency,
         batches,
@@ -233,12 +219,6 @@ pub fn live_tail_poll() {
 /// One event published to subscribers.
 pub fn live_event() {
     METRICS.live.events.inc();
-}
-
-/// One operation ran in the heavy lane; `waited` when no permit was free at once.
-pub fn heavy_request(waited: bool) {
-    let waited = if waited { "true" } else { "false" };
-    METRICS.heavy.get_or_create(&HeavyLabels { waited }).inc();
 }
 
 /// Sequence numbers the tail passed by.

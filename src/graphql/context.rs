@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_graphql::Context;
 
 use super::error::{ApiResult, Code, coded};
-use super::guards::heavy::RowMeter;
 use super::loaders::{self, LoadQueue, Loaders};
 use crate::config::Limits;
 use crate::store::Store;
@@ -24,15 +23,10 @@ pub struct RequestCtx {
 impl RequestCtx {
     /// Fresh per-request state: DataLoaders never outlive a request, so no cross-request
     /// caching can serve stale or unauthorised data. Their batches run on `queue`.
-    pub fn new(
-        store: &Store,
-        queue: &LoadQueue,
-        max_response_bytes: usize,
-        meter: Option<Arc<RowMeter>>,
-    ) -> Self {
+    pub fn new(store: &Store, queue: &LoadQueue, max_response_bytes: usize) -> Self {
         Self {
             store: store.clone(),
-            loaders: loaders::loaders(store.clone(), queue, meter),
+            loaders: loaders::loaders(store.clone(), queue),
             budget: Arc::new(AtomicUsize::new(max_response_bytes)),
         }
     }
@@ -45,8 +39,7 @@ impl RequestCtx {
         queue: &LoadQueue,
         max_response_bytes: usize,
     ) -> (Self, Arc<AtomicUsize>) {
-        // No heavy lane: its permit would be held for the subscription's whole life.
-        let rc = Self::new(store, queue, max_response_bytes, None);
+        let rc = Self::new(store, queue, max_response_bytes);
         rc.loaders.enable_all_cache(false);
         let budget = rc.budget.clone();
         (rc, budget)

@@ -37,18 +37,14 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 /// Builds the schema: pure, no database, no socket.
 pub fn build_schema(opts: &SchemaOptions) -> AppSchema {
     let l = &opts.limits;
-    // No async-graphql extension (see `guards`): the document guard and the heavy lane
-    // live in the schema's data and run in `execute`.
+    // No async-graphql extension (see `guards`): the document guard lives in the schema's
+    // data and runs in `execute`.
     let mut b = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .data(Arc::new(l.clone()))
         .data(guards::DocumentGuard {
             limits: Arc::new(l.clone()),
             introspection: !opts.disable_introspection,
         })
-        .data(guards::heavy::HeavyLane::new(
-            l.heavy_rows,
-            l.max_concurrent_heavy,
-        ))
         // Introspection may nest deeper than other queries: guards::depth splits the two.
         .limit_depth(l.max_depth.max(guards::depth::INTROSPECTION_MAX_DEPTH))
         .limit_complexity(l.max_complexity)
@@ -123,15 +119,7 @@ pub async fn execute(schema: &AppSchema, store: &Store, request: Request) -> Res
     }
     let queue = LoadQueue::default();
     let limits = schema_limits(schema);
-    let meter = schema
-        .data::<guards::heavy::HeavyLane>()
-        .map(|l| Arc::new(l.meter()));
-    let request = request.data(RequestCtx::new(
-        store,
-        &queue,
-        limits.max_response_bytes,
-        meter,
-    ));
+    let request = request.data(RequestCtx::new(store, &queue, limits.max_response_bytes));
     let mut resp = guards::timeout::with_deadline(
         limits.request_timeout,
         loaders::drive(schema.execute(request), queue),

@@ -9,12 +9,10 @@
 //!   own checks, so a 1 KB document of doubling fragments costs exponential CPU there;
 //! - [`depth`]: selection depth, with introspection (`__schema`/`__type`) measured by its
 //!   own rule, and refused with `INTROSPECTION_DISABLED` when switched off;
-//! - [`timeout`]: the execution deadline;
-//! - [`heavy`]: requests that loaded many rows build their answers a few at a time.
+//! - [`timeout`]: the execution deadline.
 
 pub mod depth;
 pub mod fanout;
-pub mod heavy;
 pub mod nesting;
 pub mod timeout;
 

@@ -15,10 +15,7 @@ use std::hash::Hash;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 
-use std::sync::Arc;
-
 use super::error::StoreErrorRef;
-use super::guards::heavy::RowMeter;
 use crate::store::Store;
 
 pub use drive::{LoadQueue, drive, drive_stream};
@@ -35,27 +32,16 @@ pub use rows::{AttackerRow, CampaignRow, IdentityRow, IdentitySurvivor};
 /// The one loader behind every key type; created per request.
 pub struct StoreLoader {
     store: Store,
-    /// Rows loaded by this request, for the heavy lane (`guards::heavy`).
-    meter: Option<Arc<RowMeter>>,
-}
-
-impl StoreLoader {
-    /// Counts rows just loaded (before they reach the resolvers).
-    async fn loaded(&self, rows: usize) {
-        if let Some(m) = &self.meter {
-            m.charge(rows).await;
-        }
-    }
 }
 
 /// The per-request loader handle resolvers use.
 pub type Loaders = DataLoader<StoreLoader, HashMapCache>;
 
 /// Builds the loaders for one request; their batches run on `queue`.
-pub fn loaders(store: Store, queue: &LoadQueue, meter: Option<Arc<RowMeter>>) -> Loaders {
+pub fn loaders(store: Store, queue: &LoadQueue) -> Loaders {
     let q = queue.clone();
     DataLoader::with_cache(
-        StoreLoader { store, meter },
+        StoreLoader { store },
         move |f| q.push(f),
         HashMapCache::default(),
     )
@@ -83,7 +69,6 @@ macro_rules! by_id {
             async fn load(&self, keys: &[$key]) -> super::Res<$key, $value> {
                 crate::metrics::loader_batch(stringify!($key), keys.len());
                 let m = self.store.$method(&super::ids(keys, |k| &k.0)).await?;
-                self.loaded(m.len()).await;
                 Ok(super::rekey(keys, |k| &k.0, m))
             }
         }
@@ -95,7 +80,6 @@ macro_rules! by_id {
             async fn load(&self, keys: &[$key]) -> super::Res<$key, Self::Value> {
                 crate::metrics::loader_batch(stringify!($key), keys.len());
                 let m = self.store.$method(&super::ids(keys, |k| &k.0)).await?;
-                self.loaded(m.len()).await;
                 Ok(super::rekey(
                     keys,
                     |k| &k.0,

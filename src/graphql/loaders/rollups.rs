@@ -65,14 +65,12 @@ macro_rules! rollup {
             type Error = super::StoreErrorRef;
             async fn load(&self, keys: &[$key]) -> super::Res<$key, Self::Value> {
                 crate::metrics::loader_batch(stringify!($key), keys.len());
-                let m = by_filter(
+                by_filter(
                     keys,
                     |k| (&k.0, &k.1),
                     |ids, f| async move { self.store.$method(&ids, &f).await },
                 )
-                .await?;
-                self.loaded(m.values().map(|v| v.len()).sum()).await;
-                Ok(m)
+                .await
             }
         }
     };
