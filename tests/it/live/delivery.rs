@@ -34,6 +34,30 @@ async fn uuids(c: &mut Client, id: &str, n: usize) -> Vec<(i64, String)> {
     out
 }
 
+/// DECNET's insert of one tag in a transaction left open (its feed number taken, not
+/// committed), on a MariaDB pool of its own.
+async fn open_insert(
+    db: &TestDb,
+    uuid: &str,
+    attacker: &str,
+    technique: &str,
+) -> (sqlx::MySqlPool, sqlx::Transaction<'static, sqlx::MySql>) {
+    let pool = sqlx::mysql::MySqlPool::connect(&db.url)
+        .await
+        .expect("pool");
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query(sqlx::AssertSqlSafe(decnet_insert_sql(&[(
+        uuid,
+        Some(attacker),
+        None,
+        technique,
+    )])))
+    .execute(&mut *tx)
+    .await
+    .expect("insert");
+    (pool, tx)
+}
+
 /// Waits until the server's hub has `n` subscribers and its tail has read the head, so a
 /// subscription without `after` is live.
 pub async fn until_subscribed(server: &Server, n: usize) {
@@ -138,19 +162,7 @@ contract!(
         until_subscribed(&server, 1).await;
         let (a, b) = (tag_uuid(3, 1), tag_uuid(3, 2));
         if is_mysql(&db) {
-            let pool = sqlx::mysql::MySqlPool::connect(&db.url)
-                .await
-                .expect("pool");
-            let mut ta = pool.begin().await.expect("begin a");
-            sqlx::query(sqlx::AssertSqlSafe(decnet_insert_sql(&[(
-                &a,
-                Some(A1),
-                None,
-                "T1083",
-            )])))
-            .execute(&mut *ta)
-            .await
-            .expect("insert a");
+            let (pool, ta) = open_insert(&db, &a, A1, "T1083").await;
             // B on its own task: if InnoDB makes B's insert wait for a lock A holds (summary
             // rows' gap locks under load), A commits first and the order is the usual one;
             // otherwise B commits first, which is the case under test. Either way the
@@ -205,19 +217,7 @@ async fn a_tail_started_between_out_of_order_commits_still_delivers_the_lower_nu
     };
     let server = Server::open(&db.store).await;
     let (a, b) = (tag_uuid(5, 1), tag_uuid(5, 2));
-    let pool = sqlx::mysql::MySqlPool::connect(&db.url)
-        .await
-        .expect("pool");
-    let mut ta = pool.begin().await.expect("begin a");
-    sqlx::query(sqlx::AssertSqlSafe(decnet_insert_sql(&[(
-        &a,
-        Some(A1),
-        None,
-        "T1083",
-    )])))
-    .execute(&mut *ta)
-    .await
-    .expect("insert a");
+    let (pool, ta) = open_insert(&db, &a, A1, "T1083").await;
     // B commits while A is open (different attacker, technique: no row lock in common).
     tokio::time::timeout(WAIT, decnet_insert(&db, &[(&b, Some(A2), None, "T1059")]))
         .await
@@ -258,19 +258,7 @@ async fn a_rolled_back_number_is_passed_by_after_the_gap_wait() {
     let mut c = Client::connect(server.addr, json!({})).await;
     c.subscribe("1", TAGS_ADDED, json!({"after": "0"})).await;
     let (a, b) = (tag_uuid(4, 1), tag_uuid(4, 2));
-    let pool = sqlx::mysql::MySqlPool::connect(&db.url)
-        .await
-        .expect("pool");
-    let mut ta = pool.begin().await.expect("begin");
-    sqlx::query(sqlx::AssertSqlSafe(decnet_insert_sql(&[(
-        &a,
-        Some(A1),
-        None,
-        "T1083",
-    )])))
-    .execute(&mut *ta)
-    .await
-    .expect("insert a");
+    let (pool, ta) = open_insert(&db, &a, A1, "T1083").await;
     decnet_insert(&db, &[(&b, Some(A1), None, "T1059")]).await;
     ta.rollback().await.expect("rollback");
     let started = std::time::Instant::now();
