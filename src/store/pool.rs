@@ -195,3 +195,26 @@ fn normalise_sqlite_url(url: &str) -> String {
         format!("sqlite://{url}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn each_connection_gets_the_configured_page_cache() {
+        for kib in [512, SQLITE_CACHE_KIB] {
+            let opts = StoreOptions {
+                sqlite_cache_kib: kib,
+                ..StoreOptions::default()
+            };
+            let store = Store::connect("sqlite::memory:", &opts)
+                .await
+                .expect("store");
+            let rows: Vec<(i64,)> = store
+                .fetch_all("PRAGMA cache_size", vec![])
+                .await
+                .expect("pragma");
+            assert_eq!(rows.first().map(|r| r.0), Some(-i64::from(kib)));
+        }
+    }
+}
