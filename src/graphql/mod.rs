@@ -39,10 +39,11 @@ pub fn build_schema(opts: &SchemaOptions) -> AppSchema {
     let l = &opts.limits;
     // No async-graphql extension (see `guards`): the document guard lives in the schema's
     // data and runs in `execute`.
+    let limits = Arc::new(l.clone());
     let mut b = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
-        .data(Arc::new(l.clone()))
+        .data(limits.clone())
         .data(guards::DocumentGuard {
-            limits: Arc::new(l.clone()),
+            limits,
             introspection: !opts.disable_introspection,
         })
         // Introspection may nest deeper than other queries: guards::depth splits the two.
@@ -103,7 +104,7 @@ fn collapse_too_large(resp: &mut Response) {
 /// schema's deadline; every error in the response carries `extensions.code`. The request
 /// must carry a [`Principal`] in its data (the HTTP layer attaches it): without one
 /// nothing is executed, so a caller that forgot authentication fails closed.
-pub async fn execute(schema: &AppSchema, store: &Store, request: Request) -> Response {
+pub async fn execute(schema: &AppSchema, store: &Store, mut request: Request) -> Response {
     if !request
         .data
         .contains_key(&std::any::TypeId::of::<Principal>())
@@ -113,7 +114,6 @@ pub async fn execute(schema: &AppSchema, store: &Store, request: Request) -> Res
             "authentication required",
         )]);
     }
-    let mut request = request;
     if let Some(refused) = guard(schema, &mut request) {
         return refused;
     }
@@ -138,7 +138,7 @@ pub async fn execute(schema: &AppSchema, store: &Store, request: Request) -> Res
 pub fn execute_stream(
     schema: &AppSchema,
     store: &Store,
-    request: Request,
+    mut request: Request,
 ) -> BoxStream<'static, Response> {
     if !request
         .data
@@ -150,7 +150,6 @@ pub fn execute_stream(
         )])])
         .boxed();
     }
-    let mut request = request;
     if let Some(refused) = guard(schema, &mut request) {
         return futures_util::stream::iter([refused]).boxed();
     }

@@ -58,21 +58,15 @@ impl QueryRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "Identity uuid.")] id: ID,
     ) -> Result<Option<IdentityNode>> {
-        let l = &rc(ctx)?.loaders;
-        let tagged = known_by_rollup(ctx, IdentityTechniques(id.0.clone(), FilterKey::default()));
-        let known = match tagged.await? {
-            Some(true) => true,
-            by_tags => {
-                l.load_one(IdentityRow(id.0.clone())).await?.is_some()
-                    || match by_tags {
-                        Some(t) => t,
-                        None => l
-                            .load_one(Tagged(TagAnchor::Identity, id.0.clone()))
-                            .await?
-                            .unwrap_or(false),
-                    }
-            }
-        };
+        let by_rollup =
+            known_by_rollup(ctx, IdentityTechniques(id.0.clone(), FilterKey::default())).await?;
+        let known = by_rollup == Some(true)
+            || rc(ctx)?
+                .loaders
+                .load_one(IdentityRow(id.0.clone()))
+                .await?
+                .is_some()
+            || tagged(ctx, TagAnchor::Identity, &id.0, by_rollup).await?;
         Ok(known.then_some(IdentityNode { id: id.0 }))
     }
 
@@ -82,27 +76,16 @@ impl QueryRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "Attacker uuid.")] id: ID,
     ) -> Result<Option<AttackerNode>> {
-        let l = &rc(ctx)?.loaders;
-        let tagged = known_by_rollup(ctx, AttackerTechniques(id.0.clone(), FilterKey::default()));
-        let by_tags = tagged.await?;
-        if by_tags == Some(true) {
-            // Its row, if any, is loaded when a field needs it.
-            return Ok(Some(AttackerNode {
-                id: id.0,
-                row: None,
-            }));
-        }
-        if let Some(row) = l.load_one(AttackerRow(id.0.clone())).await? {
+        let by_rollup =
+            known_by_rollup(ctx, AttackerTechniques(id.0.clone(), FilterKey::default())).await?;
+        // Known by its tags: its row, if any, is loaded when a field needs it.
+        if by_rollup != Some(true)
+            && let Some(row) = rc(ctx)?.loaders.load_one(AttackerRow(id.0.clone())).await?
+        {
             return Ok(Some(AttackerNode::from_row(row)));
         }
-        let tagged = match by_tags {
-            Some(t) => t,
-            None => l
-                .load_one(Tagged(TagAnchor::Attacker, id.0.clone()))
-                .await?
-                .unwrap_or(false),
-        };
-        Ok(tagged.then_some(AttackerNode {
+        let known = tagged(ctx, TagAnchor::Attacker, &id.0, by_rollup).await?;
+        Ok(known.then_some(AttackerNode {
             id: id.0,
             row: None,
         }))
@@ -116,8 +99,9 @@ impl QueryRoot {
     ) -> Result<Option<CampaignNode>> {
         let l = &rc(ctx)?.loaders;
         // A campaign with rollup rows has identities that name it.
-        let tagged = known_by_rollup(ctx, CampaignTechniques(id.0.clone(), FilterKey::default()));
-        let known = tagged.await? == Some(true)
+        let by_rollup =
+            known_by_rollup(ctx, CampaignTechniques(id.0.clone(), FilterKey::default())).await?;
+        let known = by_rollup == Some(true)
             || l.load_one(CampaignRow(id.0.clone())).await?.is_some()
             || !l
                 .load_one(CampaignIdentities(id.0.clone()))
@@ -133,16 +117,10 @@ impl QueryRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "Session recorder id.")] id: ID,
     ) -> Result<Option<SessionNode>> {
-        let tagged = known_by_rollup(ctx, SessionTechniques(id.0.clone(), FilterKey::default()));
-        let tagged = match tagged.await? {
-            Some(t) => t,
-            None => rc(ctx)?
-                .loaders
-                .load_one(Tagged(TagAnchor::Session, id.0.clone()))
-                .await?
-                .unwrap_or(false),
-        };
-        Ok(tagged.then_some(SessionNode { id: id.0 }))
+        let by_rollup =
+            known_by_rollup(ctx, SessionTechniques(id.0.clone(), FilterKey::default())).await?;
+        let known = tagged(ctx, TagAnchor::Session, &id.0, by_rollup).await?;
+        Ok(known.then_some(SessionNode { id: id.0 }))
     }
 
     /// Identities without those merged into another, filtered and ordered (uuid order
@@ -444,4 +422,22 @@ where
     }
     let rows = rc(ctx)?.loaders.load_one(key).await?;
     Ok(Some(rows.is_some_and(|r| !r.is_empty())))
+}
+
+/// Whether the scope `anchor` of `id` holds a tag: `by_rollup` when [`known_by_rollup`]
+/// answered it, else the tag look-up.
+async fn tagged(
+    ctx: &Context<'_>,
+    anchor: TagAnchor,
+    id: &str,
+    by_rollup: Option<bool>,
+) -> Result<bool> {
+    if let Some(known) = by_rollup {
+        return Ok(known);
+    }
+    Ok(rc(ctx)?
+        .loaders
+        .load_one(Tagged(anchor, id.to_owned()))
+        .await?
+        .unwrap_or(false))
 }

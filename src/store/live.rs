@@ -69,7 +69,7 @@ impl Store {
     /// Rows older than `recent_secs` after a hole mean a running tail would have passed it
     /// already (a rolled-back writer). SQLite has no holes (writers are serialised).
     pub async fn live_start(&self, recent_secs: i64) -> Result<i64> {
-        let newest: Vec<(i64, i64)> = self
+        let mut newest: Vec<(i64, i64)> = self
             .fetch_all(
                 "SELECT seq, at_epoch FROM ttp_live_feed ORDER BY seq DESC LIMIT ?",
                 vec![Arg::Int(START_WINDOW)],
@@ -78,7 +78,6 @@ impl Store {
         let Some(&(head, _)) = newest.first() else {
             return Ok(0);
         };
-        let mut newest = newest;
         if (newest.len() as i64) < START_WINDOW {
             // Below the oldest row is the retention floor: numbers between are missing too.
             newest.push((self.live_floor().await?, i64::MIN));
