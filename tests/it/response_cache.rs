@@ -64,8 +64,12 @@ contract!(
         let (again, ran) = ask(&app, s, A1).await;
         assert_eq!(again, first);
         let sqlite = db.dialect == Dialect::Sqlite;
-        // Other tests of this process count too: the counter only grows.
-        assert_eq!(hits(&app).await > hits_before, sqlite, "the hit is counted");
+        // The counter is process-wide: other tests (this one on SQLite, running at the
+        // same time) count too, so only growth can be asserted, on SQLite. That MariaDB
+        // is not cached is shown by the statements the repeat ran, below.
+        if sqlite {
+            assert!(hits(&app).await > hits_before, "the hit is counted");
+        }
         // SQLite files have a data version: the second answer ran no SQL. MariaDB has none.
         assert_eq!(ran == 0, sqlite, "statements for the repeat: {ran}");
 
