@@ -5,8 +5,8 @@
 //!
 //! Checks, in order (each later one needs the database the first one reached):
 //! database reachability, privileges (MySQL/MariaDB), migrations, summary consistency
-//! (summary totals against the tags, and the rollups of a sample of attackers and
-//! identities against scans), clock skew between the database and this host, the JWT
+//! (summary totals against the tags, and the rollups of a sample of attackers,
+//! identities and sessions against scans), clock skew between the database and this host, the JWT
 //! secret.
 
 use std::collections::BTreeMap;
@@ -26,7 +26,7 @@ pub struct DoctorArgs {
     pub db: DbArgs,
     #[command(flatten)]
     pub auth: AuthArgs,
-    /// Attackers and identities whose rollups are compared with scans.
+    /// Attackers, identities and sessions (each) whose rollups are compared with scans.
     #[arg(long, default_value_t = 25)]
     pub sample: usize,
 }
@@ -310,6 +310,10 @@ async fn compare_summaries(
             "ttp_identity_rollup",
             "SELECT COUNT(*) FROM ttp_tag WHERE identity_uuid IS NOT NULL",
         ),
+        (
+            "ttp_session_rollup",
+            "SELECT COUNT(*) FROM ttp_tag WHERE session_id IS NOT NULL",
+        ),
     ] {
         // CAST … AS SIGNED: one spelling both engines read as an integer (MySQL's SUM is
         // DECIMAL).
@@ -328,7 +332,11 @@ async fn compare_summaries(
     let limit = sample.clamp(1, 500) as i64;
     let none = TechniqueFilter::default();
     let mut compared = 0;
-    for (what, column) in [("attacker", "attacker_uuid"), ("identity", "identity_uuid")] {
+    for (what, column) in [
+        ("attacker", "attacker_uuid"),
+        ("identity", "identity_uuid"),
+        ("session", "session_id"),
+    ] {
         let ids: Vec<(String,)> = store
             .fetch_all(
                 format!(
@@ -339,16 +347,19 @@ async fn compare_summaries(
             )
             .await?;
         let ids: Vec<String> = ids.into_iter().map(|(i,)| i).collect();
-        let (fast, scan) = if what == "attacker" {
-            (
+        let (fast, scan) = match what {
+            "attacker" => (
                 store.techniques_by_attackers(&ids, &none).await?,
                 store.techniques_by_attackers_scan(&ids, &none).await?,
-            )
-        } else {
-            (
+            ),
+            "session" => (
+                store.techniques_by_sessions(&ids, &none).await?,
+                store.techniques_by_sessions_scan(&ids, &none).await?,
+            ),
+            _ => (
                 store.techniques_by_identities(&ids, &none).await?,
                 store.techniques_by_identities_scan(&ids, &none).await?,
-            )
+            ),
         };
         // Counts only: a delete leaves a group's extremes stale until the server's
         // refresh, which is not an inconsistency.

@@ -233,18 +233,8 @@ impl Store {
         if !filter.is_empty() {
             return self.techniques_by_attackers_scan(ids, filter).await;
         }
-        let columns = rollup_columns(Source::Summary, "r", ALL_EXTREMES);
-        let group = rollup_group(Source::Summary, "r");
-        self.rollup_batch(ids, |chunk, args| {
-            args.extend(chunk.iter().cloned().map(Arg::Str));
-            format!(
-                r"SELECT r.attacker_uuid AS k, {columns} FROM ttp_attacker_rollup r
-                  WHERE r.attacker_uuid IN ({}) AND r.tag_count > 0
-                  GROUP BY r.attacker_uuid, {group}",
-                placeholders(chunk.len())
-            )
-        })
-        .await
+        self.summary_rollups("ttp_attacker_rollup", "attacker_uuid", ids)
+            .await
     }
 
     /// Attacker rollups computed from the tags (what the summary must equal).
@@ -256,14 +246,51 @@ impl Store {
         self.column_rollups("attacker_uuid", ids, filter).await
     }
 
-    /// Session rollups (tags with this `session_id`; sessions are small, so always
-    /// computed from the tags).
+    /// Session rollups (tags with this `session_id`). Unfiltered, from
+    /// `ttp_session_rollup` (migration 0010): one row per technique group, however many
+    /// tags a busy session holds. With a filter, from the tags.
     pub async fn techniques_by_sessions(
         &self,
         ids: &[String],
         filter: &TechniqueFilter,
     ) -> Result<HashMap<String, Vec<TechniqueRollup>>> {
+        if !filter.is_empty() {
+            return self.techniques_by_sessions_scan(ids, filter).await;
+        }
+        self.summary_rollups("ttp_session_rollup", "session_id", ids)
+            .await
+    }
+
+    /// Session rollups computed from the tags (what the summary must equal).
+    pub async fn techniques_by_sessions_scan(
+        &self,
+        ids: &[String],
+        filter: &TechniqueFilter,
+    ) -> Result<HashMap<String, Vec<TechniqueRollup>>> {
         self.column_rollups("session_id", ids, filter).await
+    }
+
+    /// Shared body of the summary reads keyed by one column: the groups of each id, a
+    /// summary row per technique group (the attacker summary has one per tag identity
+    /// too, summed here).
+    async fn summary_rollups(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        ids: &[String],
+    ) -> Result<HashMap<String, Vec<TechniqueRollup>>> {
+        let columns = rollup_columns(Source::Summary, "r", ALL_EXTREMES);
+        let group = rollup_group(Source::Summary, "r");
+        self.rollup_batch(ids, |chunk, args| {
+            args.extend(chunk.iter().cloned().map(Arg::Str));
+            format!(
+                r"SELECT r.{column} AS k, {columns} FROM {table} r
+                  WHERE r.{column} IN ({}) AND r.tag_count > 0
+                  GROUP BY r.{column}, {group}",
+                placeholders(chunk.len())
+            )
+        })
+        .await
     }
 
     /// Shared body of the attacker and session scans: one indexed column equals the id.

@@ -1,4 +1,4 @@
-//! Upkeep of the rollup summaries (migrations 0003 and 0007). Inserts keep them exact
+//! Upkeep of the rollup summaries (migrations 0003, 0007 and 0010). Inserts keep them exact
 //! through triggers; a delete (or, for the identity-scope summary, an attacker leaving
 //! its identity when DECNET re-clusters) counts its group down at once and marks it
 //! dirty, because a minimum or maximum may have left with the rows. [`Store::refresh_summaries`]
@@ -36,6 +36,10 @@ const SCOPE_VIA_GROUP: &str = r"FROM attackers a CROSS JOIN ttp_tag t {by_attack
     AND (t.identity_uuid IS NULL OR t.identity_uuid <> a.identity_id)
     AND t.technique_id = ttp_identity_scope_rollup.technique_id
     AND COALESCE(t.sub_technique_id, '') = ttp_identity_scope_rollup.sub_key";
+const SESSION_GROUP: &str = r"FROM ttp_tag t {by_session}
+    WHERE t.session_id = ttp_session_rollup.session_id
+    AND t.technique_id = ttp_session_rollup.technique_id
+    AND COALESCE(t.sub_technique_id, '') = ttp_session_rollup.sub_key";
 const FLEET_GROUP: &str = r"FROM ttp_tag t
     WHERE t.technique_id = ttp_fleet_rollup.technique_id
     AND COALESCE(t.sub_technique_id, '') = ttp_fleet_rollup.sub_key
@@ -89,7 +93,7 @@ fn refresh_scope_sql(dialect: Dialect) -> String {
     )
 }
 
-/// `group` with its scope's index forced (`{by_identity}`, `{by_attacker}`).
+/// `group` with its scope's index forced (`{by_identity}`, `{by_attacker}`, `{by_session}`).
 fn force(dialect: Dialect, group: &str) -> String {
     group
         .replace(
@@ -99,6 +103,10 @@ fn force(dialect: Dialect, group: &str) -> String {
         .replace(
             "{by_attacker}",
             &dialect.force_index("ix_ttp_tag_attacker_inspect"),
+        )
+        .replace(
+            "{by_session}",
+            &dialect.force_index("ix_ttp_tag_session_rollup"),
         )
 }
 
@@ -116,6 +124,12 @@ pub fn refresh_statements(dialect: Dialect) -> Vec<String> {
         refresh_sql(
             "ttp_attacker_rollup",
             &force(dialect, ATTACKER_GROUP),
+            true,
+            &all,
+        ),
+        refresh_sql(
+            "ttp_session_rollup",
+            &force(dialect, SESSION_GROUP),
             true,
             &all,
         ),

@@ -46,6 +46,9 @@ pub const TTPGRAPH_OBJECTS: &[Object] = &[
     Object::Trigger("trg_attackers_identity_scope_insert"),
     Object::Trigger("trg_attackers_identity_scope_update"),
     Object::Trigger("trg_attackers_identity_scope_delete"),
+    // 0010: the session summary.
+    Object::Trigger("trg_ttp_tag_session_rollup_insert"),
+    Object::Trigger("trg_ttp_tag_session_rollup_delete"),
     // 0008: the live change feed.
     Object::Trigger("trg_ttp_tag_live_feed"),
     // 0004, 0005: covering indexes on ttp_tag.
@@ -124,6 +127,8 @@ pub const TTPGRAPH_OBJECTS: &[Object] = &[
     Object::Table("ttp_identity_rollup"),
     // 0007.
     Object::Table("ttp_identity_scope_rollup"),
+    // 0010.
+    Object::Table("ttp_session_rollup"),
     // 0008.
     Object::Table("ttp_live_feed"),
     Object::Table("ttp_live_floor"),

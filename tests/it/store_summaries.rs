@@ -1,5 +1,5 @@
-//! The trigger-kept summaries (`ttp_fleet_rollup`, `ttp_attacker_rollup`) always equal
-//! the same rollups computed from the tags: after ttpgraph's inserts, replays, rows
+//! The trigger-kept summaries (fleet, attacker, identity, identity scope, session) always
+//! equal the same rollups computed from the tags: after ttpgraph's inserts, replays, rows
 //! DECNET writes itself with raw SQL, and deletes.
 
 use crate::contract;
@@ -403,5 +403,74 @@ contract!(
             "median {median}, max {max} attackers per identity"
         );
         assert_identity_scope_matches(&db, "after the decnet-shaped demo").await;
+    }
+);
+
+// The session summary (migration 0010) is rebuilt from the tags when its migration runs
+// again (sqlx re-runs a version whose row is gone, as after a failed run), whatever an
+// earlier run left in it; the busiest session's summary has one row per technique group.
+contract!(
+    session_summary_is_rebuilt_when_its_migration_runs_again,
+    |db| async move {
+        let s = &db.store;
+        demo(s, 11, 40, 2_000, 1_000).await;
+        let (attackers, _, _) = node_ids(s, 1000).await;
+        let sessions: Vec<String> = s
+            .sessions_of_attackers(&attackers)
+            .await
+            .expect("sessions")
+            .into_values()
+            .flatten()
+            .collect();
+        let none = TechniqueFilter::default();
+        let scan = s
+            .techniques_by_sessions_scan(&sessions, &none)
+            .await
+            .expect("scan");
+        let busiest = db
+            .raw_column::<i64>(
+                "SELECT COUNT(*) FROM ttp_tag WHERE session_id IS NOT NULL \
+                 GROUP BY session_id ORDER BY COUNT(*) DESC LIMIT 1",
+            )
+            .await;
+        let groups = db
+            .raw_column::<i64>(
+                "SELECT COUNT(*) FROM ttp_session_rollup GROUP BY session_id \
+                 ORDER BY SUM(tag_count) DESC LIMIT 1",
+            )
+            .await;
+        assert!(
+            busiest[0] > 2 * groups[0],
+            "the busiest session ({} tags) is summarised in fewer rows ({})",
+            busiest[0],
+            groups[0]
+        );
+
+        // What a failed run could leave: wrong counts and a missing group.
+        db.raw("UPDATE ttp_session_rollup SET tag_count = tag_count + 7")
+            .await;
+        db.raw(&format!(
+            "DELETE FROM ttp_session_rollup WHERE session_id = '{}'",
+            sessions[0]
+        ))
+        .await;
+        assert_ne!(
+            s.techniques_by_sessions(&sessions, &none)
+                .await
+                .expect("summary"),
+            scan,
+            "the damage shows"
+        );
+        db.raw("DELETE FROM _sqlx_migrations WHERE version = 20261128000010")
+            .await;
+        s.migrate().await.expect("the migration runs again");
+        assert_eq!(
+            s.techniques_by_sessions(&sessions, &none)
+                .await
+                .expect("summary"),
+            scan,
+            "rebuilt from the tags"
+        );
+        assert!(scan.values().filter(|v| !v.is_empty()).count() >= 10);
     }
 );

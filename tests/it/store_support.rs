@@ -79,7 +79,8 @@ fn as_text<T: Debug>(
 }
 
 /// Every summary-backed rollup of these ids beside the same rollup computed from the
-/// tags: identities, attackers, campaigns (unfiltered: the summary path), and the fleet
+/// tags: identities, attackers, campaigns, the attackers' sessions (unfiltered: the
+/// summary path), and the fleet
 /// under each of `fleet_filters` (the fleet summary answers filters too).
 pub async fn summaries_beside_scans(
     s: &Store,
@@ -135,6 +136,30 @@ pub async fn summaries_beside_scans(
             ),
         ),
     ];
+    // The sessions of these attackers' tags, and one no tag names.
+    let mut sessions: Vec<String> = s
+        .sessions_of_attackers(attackers)
+        .await
+        .expect("sessions")
+        .into_values()
+        .flatten()
+        .collect();
+    sessions.sort();
+    sessions.dedup();
+    sessions.push("no-such-session".to_owned());
+    out.push(pair(
+        "session rollups",
+        as_text(
+            s.techniques_by_sessions(&sessions, &none)
+                .await
+                .expect("summary"),
+        ),
+        as_text(
+            s.techniques_by_sessions_scan(&sessions, &none)
+                .await
+                .expect("scan"),
+        ),
+    ));
     for f in fleet_filters {
         let fast = s.fleet_techniques(f).await.expect("summary");
         let scan = s.fleet_techniques_scan(f).await.expect("scan");
