@@ -205,12 +205,11 @@ fn batching_disabled(modern: bool) -> Response {
     )
 }
 
+/// What a request refused at the execution limit is told.
+pub(super) const AT_EXECUTION_LIMIT: &str = "the server is at its concurrency limit; retry shortly";
+
 fn shed(s: &AppState, modern: bool) -> Response {
-    s.shed.refuse(
-        "executions",
-        "the server is at its concurrency limit; retry shortly",
-        modern,
-    )
+    s.shed.refuse("executions", AT_EXECUTION_LIMIT, modern)
 }
 
 fn is_length_limit(e: &axum::Error) -> bool {
@@ -385,7 +384,7 @@ fn is_mutation(s: &AppState, r: &mut Request) -> bool {
 /// (the executor reports each of those; the nesting guard runs before this parse, as it
 /// does before the executor's). The parsed document stays in the request, so the guards
 /// and the executor do not parse it again.
-fn operation_type(s: &AppState, r: &mut Request) -> Option<OperationType> {
+pub(super) fn operation_type(s: &AppState, r: &mut Request) -> Option<OperationType> {
     let max_nesting = crate::graphql::schema_limits(&s.schema).max_text_nesting;
     crate::graphql::guards::nesting::check(&r.query, max_nesting).ok()?;
     let name = r.operation_name.clone();

@@ -31,12 +31,18 @@ impl ShedLog {
     /// Counts a request refused at `limit` (`executions` or `body_reads`) and answers it
     /// with 503 and `message`.
     pub fn refuse(&self, limit: &'static str, message: &str, modern: bool) -> Response {
-        crate::metrics::load_shed(limit);
-        self.pending.fetch_add(1, Ordering::Relaxed);
-        self.flush(false);
+        self.count(limit);
         let mut resp = overloaded(message, modern);
         resp.extensions_mut().insert(Shed);
         resp
+    }
+
+    /// Counts a refusal at `limit` that is answered by other means (a WebSocket error
+    /// message).
+    pub fn count(&self, limit: &'static str) {
+        crate::metrics::load_shed(limit);
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        self.flush(false);
     }
 
     /// Writes the pending count as one warning if the last warning is at least

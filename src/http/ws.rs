@@ -238,8 +238,10 @@ async fn session(socket: WebSocket, s: AppState, header_auth: Option<String>) {
                             if !send(&mut tx, &err).await { break; }
                             continue;
                         }
-                        let h = spawn_operation(&s, &principal, id.clone(), request, out_tx.clone());
-                        subs.insert(id, h);
+                        match spawn_operation(&s, &principal, id.clone(), request, out_tx.clone()) {
+                            Ok(h) => { subs.insert(id, h); }
+                            Err(refused) => if !send(&mut tx, &refused).await { break; },
+                        }
                     }
                     _ => { close(&mut tx, 4400, "Unknown message type").await; break; }
                 }
@@ -297,18 +299,41 @@ fn error_message(id: &str, code: Code, message: &str) -> Value {
 }
 
 /// Runs one operation on its own task; its messages go to the connection through `out`.
+/// A query or mutation takes one of the execution permits `POST /graphql` takes, for as
+/// long as it runs (a connection may run many operations at once, and connections are
+/// many): at the limit it is refused with an `OVERLOADED` error message, as the POST is
+/// with 503. A subscription takes none: it mostly waits for tags, and the live limits
+/// (connections per user, subscriptions per connection) bound it.
 fn spawn_operation(
     s: &AppState,
     principal: &Principal,
     id: String,
     request: GqlRequest,
     out: mpsc::Sender<Out>,
-) -> tokio::task::AbortHandle {
-    let request = request.data(principal.clone()).data(s.live.clone());
+) -> Result<tokio::task::AbortHandle, Value> {
+    let mut request = request.data(principal.clone()).data(s.live.clone());
+    let permit = if super::graphql::operation_type(s, &mut request)
+        == Some(async_graphql::parser::types::OperationType::Subscription)
+    {
+        None
+    } else {
+        let Ok(permit) = s.executions.clone().try_acquire_owned() else {
+            s.shed.count("executions");
+            return Err(error_message(
+                &id,
+                Code::Overloaded,
+                super::graphql::AT_EXECUTION_LIMIT,
+            ));
+        };
+        Some(permit)
+    };
     let mut responses = crate::graphql::execute_stream(&s.schema, &s.store, request);
-    tokio::spawn(async move {
+    Ok(tokio::spawn(async move {
+        let mut permit = permit;
         let mut first = true;
         while let Some(resp) = responses.next().await {
+            // Executed: the answer waits for the socket without the permit.
+            drop(permit.take());
             // A document refused before execution (parse, validation, guards: errors
             // without a path) is one `error` message and no `complete`, as the protocol
             // says; a resolver's error (a bad filter, CURSOR_EXPIRED) is a `next`.
@@ -334,5 +359,5 @@ fn spawn_operation(
         let _ = out.send(Out::Text(complete)).await;
         let _ = out.send(Out::Done(id)).await;
     })
-    .abort_handle()
+    .abort_handle())
 }

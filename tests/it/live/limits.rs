@@ -1,5 +1,6 @@
 //! Limits of live connections: subscriptions per connection, connections per user,
-//! duplicate ids, the query guards on subscription documents, bad messages.
+//! duplicate ids, the query guards on subscription documents, bad messages, and the
+//! execution limit `POST /graphql` has, for queries sent over the socket.
 
 use serde_json::json;
 use ttpgraph::auth::Authenticator;
@@ -142,4 +143,56 @@ async fn query_guards_apply_to_subscription_documents() {
     c.subscribe("2", &deep, json!({})).await;
     let m = c.msg().await;
     assert_eq!(m["type"], "error", "{m}");
+}
+
+/// Queries over a WebSocket take the execution permits `POST /graphql` takes (a client
+/// could otherwise run connections × subscriptions-per-connection queries at once past
+/// `--max-concurrency`); subscriptions, which mostly wait, do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_queries_share_the_execution_limit_and_subscriptions_do_not() {
+    use ttpgraph::graphql::{SchemaOptions, build_schema};
+    use ttpgraph::http::{AppState, HttpOptions};
+    let db = TestDb::new(Backend::Sqlite).await.expect("sqlite");
+    let state = AppState::new(
+        build_schema(&SchemaOptions::default()),
+        db.store.clone(),
+        HttpOptions {
+            max_concurrent_requests: 1,
+            live: fast(),
+            ..HttpOptions::default()
+        },
+        Authenticator::open(),
+    );
+    // Someone else holds the only permit (a request being executed).
+    let held = state
+        .executions
+        .clone()
+        .try_acquire_owned()
+        .expect("the permit");
+    let s = Server::serve(state).await;
+    let mut c = Client::connect(s.addr, json!({})).await;
+    c.subscribe("q1", "{ __typename }", json!({})).await;
+    let m = c.msg().await;
+    assert_eq!(m["type"], "error", "{m}");
+    assert_eq!(m["id"], "q1");
+    assert_eq!(m["payload"][0]["extensions"]["code"], "OVERLOADED", "{m}");
+    // A subscription still starts, and delivers.
+    c.subscribe("s1", TAGS_ADDED, json!({})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    super::decnet_insert(
+        &db,
+        &[("ws-limit-1", Some(crate::fixtures::A1), None, "T1083")],
+    )
+    .await;
+    let data = c.next_data("s1").await;
+    assert_eq!(data["tagsAdded"]["tag"]["uuid"], "ws-limit-1", "{data}");
+    // The permit back: the same query runs, and frees it again when answered.
+    drop(held);
+    for id in ["q2", "q3"] {
+        c.subscribe(id, "{ __typename }", json!({})).await;
+        assert_eq!(c.next_data(id).await["__typename"], "Query");
+        assert_eq!(c.msg().await["type"], "complete");
+    }
+    c.close().await;
+    s.stop().await;
 }

@@ -53,12 +53,17 @@ impl Server {
             live,
             ..HttpOptions::default()
         };
-        let state = AppState::new(
+        Self::serve(AppState::new(
             build_schema(&SchemaOptions::default()),
             store.clone(),
             http,
             auth,
-        );
+        ))
+        .await
+    }
+
+    /// Serves `state` (a test that holds on to parts of it, such as its permits).
+    pub async fn serve(state: AppState) -> Self {
         let hub = state.live.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
