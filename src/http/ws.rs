@@ -230,7 +230,20 @@ async fn session(socket: WebSocket, s: AppState, header_auth: Option<String>) {
                             Ok(r) => r,
                             Err(_) => { close(&mut tx, 4400, "Invalid subscribe payload").await; break; }
                         };
-                        if subs.len() >= opts.max_subscriptions_per_connection.max(1) {
+                        let max = opts.max_subscriptions_per_connection.max(1);
+                        // An operation the client saw end (its `complete` was written) may
+                        // still have its Done queued behind it: take what is queued first,
+                        // or a client that waits for `complete` is refused at random.
+                        let mut gone = false;
+                        while subs.len() >= max {
+                            let Ok(o) = out_rx.try_recv() else { break };
+                            match o {
+                                Out::Text(t) => if !send_text(&mut tx, t).await { gone = true; break; },
+                                Out::Done(id) => { subs.remove(&id); }
+                            }
+                        }
+                        if gone { break; }
+                        if subs.len() >= max {
                             let err = error_message(&id, Code::Overloaded, &format!(
                                 "at most {} subscriptions per connection",
                                 opts.max_subscriptions_per_connection.max(1)
