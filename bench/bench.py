@@ -88,6 +88,8 @@ def main() -> None:
                         "the run would measure the cache, not the computation (BENCHMARKS.md compares both)")
     p.add_argument("--report", metavar="RESULTS_JSON", help="only re-render the report of an earlier run")
     p.add_argument("--ready-runs", type=int, default=5)
+    p.add_argument("--alone-duration", type=float, default=3.0,
+                   help="seconds of one connection per read operation, for its p50 alone (0: skip)")
     p.add_argument("--probe-requests", type=int, default=10,
                    help="sequential requests per operation that check bodies and count statements")
     p.add_argument("--ready-timeout", type=float, default=60.0)

@@ -19,11 +19,12 @@ LUA = BENCH / "wrk" / "graphql.lua"
 WRK_RUNS = [0]
 
 
-def run_wrk(server: Server, env: dict, seconds: float, a, quiet=False) -> dict:
+def run_wrk(server: Server, env: dict, seconds: float, a, quiet=False, connections=None) -> dict:
     WRK_RUNS[0] += 1
     env = dict(env, BENCH_NONCE=f"{env.get('BENCH_NONCE', '0')}-{WRK_RUNS[0]}")
-    threads = max(1, min(a.wrk_threads, a.concurrency))
-    cmd = ["wrk", f"-t{threads}", f"-c{a.concurrency}", f"-d{seconds:g}s", "--timeout", "60s",
+    connections = connections or a.concurrency
+    threads = max(1, min(a.wrk_threads, connections))
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "60s",
            "-s", str(LUA), f"http://127.0.0.1:{server.port}/graphql"]
     p = run(cmd, env_extra=env, quiet=quiet)
     line = next((ln for ln in p.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
@@ -109,6 +110,13 @@ def http_op(server: Server, op: dict, out_dir: Path, db_pid, a, nonce: str) -> d
     with Probe(server, db_pid) as pr:
         r = run_wrk(server, env, duration, a)
     m1 = drain(server, db_pid, settle)
+    # "Alone" as a p50 like DECNET's one-caller figure: one connection rotating over the
+    # same bodies, after the loaded window (so warm). The sanity probe above is each body
+    # once, cold. Writes (insert templates) are left out: they would add rows.
+    alone = None
+    if not op.get("template") and a.alone_duration > 0:
+        alone = run_wrk(server, env, a.alone_duration, a, quiet=True, connections=1)
+        drain(server, db_pid, settle)
     served = graphql_requests(m1, op["opname"]) - graphql_requests(m0, op["opname"])
     stmts = sql_statements(m1) - sql_statements(m0)
     # The table's figure is the exact one from requests made one at a time; the figure
@@ -122,9 +130,12 @@ def http_op(server: Server, op: dict, out_dir: Path, db_pid, a, nonce: str) -> d
     r["rows_first"] = probe["rows_first"]
     r["window_s"], r["warmup_s"] = duration, warmup
     r["single_ms"] = probe["latency_s"] * 1000
+    r["alone_p50_ms"] = alone["p50_us"] / 1000 if alone and alone["requests"] else None
+    r["alone_rps"] = alone["rps"] if alone else None
     r.update(pr.result)
     fail = f"  first failure: {r['first_failure']}" if r["errors"] else ""
-    log(f"  → {r['rps']:.1f} req/s, p50 {r['p50_us'] / 1000:.2f} ms, p99 {r['p99_us'] / 1000:.2f} ms, "
+    alone_txt = f", alone p50 {r['alone_p50_ms']:.2f} ms" if r["alone_p50_ms"] is not None else ""
+    log(f"  → {r['rps']:.1f} req/s, p50 {r['p50_us'] / 1000:.2f} ms, p99 {r['p99_us'] / 1000:.2f} ms{alone_txt}, "
         f"errors {r['errors']}, SQL/request {r['sql_per_request']:.2f} ({r['sql_per_request_load']:.2f} under load), server {r['server_cores']:.2f} cores, "
         f"wrk {r['children_cores']:.2f} cores, RSS max {r['rss_max_mib']:.1f} MiB "
         f"(anonymous {r['anon_max_mib']:.1f} MiB){fail}")
