@@ -103,8 +103,12 @@ impl PrivateMariaDb {
         let datadir = dir.path().join("data");
         let started = Instant::now();
         let mut cmd = Command::new(&install);
+        // Its own tmpdir, as the server gets at start: with the default /tmp the bootstrap
+        // failed once in CI ("Error on delete of '/tmp/#sql-temptable-….MAI'", errcode 2)
+        // while other private servers and test runs shared /tmp.
         cmd.arg("--no-defaults")
             .arg(format!("--datadir={}", datadir.display()))
+            .arg(format!("--tmpdir={}", dir.path().display()))
             .args([
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
