@@ -245,8 +245,7 @@ async fn session(socket: WebSocket, s: AppState, header_auth: Option<String>) {
                         if gone { break; }
                         if subs.len() >= max {
                             let err = error_message(&id, Code::Overloaded, &format!(
-                                "at most {} subscriptions per connection",
-                                opts.max_subscriptions_per_connection.max(1)
+                                "at most {max} subscriptions per connection"
                             ));
                             if !send(&mut tx, &err).await { break; }
                             continue;

@@ -194,18 +194,8 @@ impl Store {
         if !filter.is_empty() {
             return self.techniques_by_identities_scan(ids, filter).await;
         }
-        let columns = rollup_columns(Source::Summary, "r", ALL_EXTREMES);
-        let group = rollup_group(Source::Summary, "r");
-        self.rollup_batch(ids, |chunk, args| {
-            args.extend(chunk.iter().cloned().map(Arg::Str));
-            format!(
-                r"SELECT r.identity_uuid AS k, {columns} FROM ttp_identity_scope_rollup r
-                  WHERE r.identity_uuid IN ({}) AND r.tag_count > 0
-                  GROUP BY r.identity_uuid, {group}",
-                placeholders(chunk.len())
-            )
-        })
-        .await
+        self.summary_rollups("ttp_identity_scope_rollup", "identity_uuid", ids)
+            .await
     }
 
     /// Identity rollups computed from the tags.
@@ -270,9 +260,9 @@ impl Store {
         self.column_rollups("session_id", ids, filter).await
     }
 
-    /// Shared body of the summary reads keyed by one column: the groups of each id, a
-    /// summary row per technique group (the attacker summary has one per tag identity
-    /// too, summed here).
+    /// Shared body of the unfiltered identity, attacker and session reads: the summary
+    /// rows of each id, one per technique group (the attacker summary has one per tag
+    /// identity too, summed here).
     async fn summary_rollups(
         &self,
         table: &'static str,
