@@ -25,6 +25,7 @@ pub struct PlanStep {
 impl Store {
     /// The plan of `sql` with `args`, as this database would run it.
     pub async fn explain(&self, sql: &str, args: Vec<Arg>) -> Result<Vec<PlanStep>> {
+        let _direct = self.direct();
         Ok(match &self.pool {
             Pool::Sqlite(p) => {
                 let q = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));

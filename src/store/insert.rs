@@ -221,6 +221,7 @@ impl Store {
             }};
         }
         let _writer = self.inner.writer.lock().await;
+        let _direct = self.direct();
         Ok(match &self.pool {
             // IMMEDIATE takes the write lock up front: a deferred transaction that
             // upgrades later can fail with SQLITE_BUSY without waiting.

@@ -183,6 +183,7 @@ impl Store {
             )
             .await?;
         }
+        let _direct = self.direct();
         match &self.pool {
             Pool::Sqlite(p) => SQLITE.run(p).await?,
             Pool::MySql(p) => {

@@ -7,7 +7,8 @@
 //! - the handle: [`Store`] (here); opening it: `pool.rs` ([`StoreOptions`]), after
 //!   `url.rs` has checked the database URL;
 //! - schema: `migrate.rs` (checked first by `privileges.rs`; removed by [`uninstall`]); waiting for a database that is starting: `ready.rs`;
-//! - running SQL, counting and capturing statements: `exec.rs`; query plans: [`explain`];
+//! - running SQL, counting and capturing statements: `exec.rs`, reads on warm
+//!   connections: `lease.rs`; query plans: [`explain`];
 //! - SQL fragments shared by several queries (the identity scope, column lists, the
 //!   summary aggregate): `scope.rs`;
 //! - reads: `rollup.rs` (technique rollups), `inspector.rs` (raw tags), [`context`]
@@ -37,6 +38,7 @@ mod insert;
 mod inspector;
 pub mod ip;
 pub mod keyset;
+mod lease;
 mod live;
 mod migrate;
 pub mod models;
@@ -106,6 +108,9 @@ struct Inner {
     writer: tokio::sync::Mutex<()>,
     /// Where [`Store::data_version`] reads (SQLite files only).
     version: version::VersionConn,
+    /// Connections reads keep between statements (`lease.rs`), per dialect.
+    warm_sqlite: lease::Warm<sqlx::Sqlite>,
+    warm_mysql: lease::Warm<sqlx::MySql>,
 }
 
 impl Store {

@@ -81,12 +81,17 @@ impl Store {
         };
         // A file-backed SQLite database has a data version (`version.rs`).
         let versioned = matches!(pool, Pool::Sqlite(_)) && !is_memory_url(url);
+        let inner = super::Inner {
+            version: super::version::VersionConn::new(versioned),
+            ..Default::default()
+        };
+        match &pool {
+            Pool::Sqlite(p) => inner.warm_sqlite.open(p.options().get_max_connections()),
+            Pool::MySql(p) => inner.warm_mysql.open(p.options().get_max_connections()),
+        }
         Ok(Self {
             pool,
-            inner: std::sync::Arc::new(super::Inner {
-                version: super::version::VersionConn::new(versioned),
-                ..Default::default()
-            }),
+            inner: std::sync::Arc::new(inner),
         })
     }
 
@@ -108,6 +113,8 @@ impl Store {
     /// Closes the pool (lets an SQLite file checkpoint its WAL).
     pub async fn close(&self) {
         self.inner.version.close().await;
+        // The pool waits for every connection it lent, warm ones included.
+        let _direct = self.direct();
         match &self.pool {
             Pool::Sqlite(p) => p.close().await,
             Pool::MySql(p) => p.close().await,

@@ -15,6 +15,8 @@ impl Store {
             Pool::Sqlite(p) => (p.size(), p.num_idle(), p.options().get_max_connections()),
             Pool::MySql(p) => (p.size(), p.num_idle(), p.options().get_max_connections()),
         };
+        // Warm connections are idle too, though the pool counts them as lent.
+        let idle = idle + self.warm_idle();
         StoreStats {
             connections,
             idle: u32::try_from(idle).unwrap_or(u32::MAX),
@@ -27,10 +29,17 @@ impl Store {
     /// Counts a statement about to acquire a connection from a pool that is at its
     /// maximum size with none idle: it will wait.
     pub(super) fn note_acquire(&self) {
-        let saturated = match &self.pool {
-            Pool::Sqlite(p) => p.num_idle() == 0 && p.size() >= p.options().get_max_connections(),
-            Pool::MySql(p) => p.num_idle() == 0 && p.size() >= p.options().get_max_connections(),
-        };
+        // A read waits for its turn at the warm connections; anything else at the pool.
+        let saturated = self.reads_exhausted()
+            || (self.warm_idle() == 0
+                && match &self.pool {
+                    Pool::Sqlite(p) => {
+                        p.num_idle() == 0 && p.size() >= p.options().get_max_connections()
+                    }
+                    Pool::MySql(p) => {
+                        p.num_idle() == 0 && p.size() >= p.options().get_max_connections()
+                    }
+                });
         if saturated {
             self.inner.acquire_waits.fetch_add(1, Ordering::Relaxed);
         }
