@@ -14,6 +14,7 @@ use ttpgraph::store::{Store, StoreOptions};
 
 use super::{Server, http, sqlite_url, ttpgraph};
 use crate::contract;
+use crate::fixtures::{A1, tag};
 use crate::support::http::{content_type, get, open_app, post, send_text};
 use crate::support::{Backend, TestDb};
 
@@ -231,9 +232,17 @@ contract!(
         // Open the one connection first: while it is still connecting the pool's size is
         // 0, so statements queued behind it were not always seen as waiting (a flake).
         assert!(one.is_empty().await.expect("read"));
-        let reads = (0..8).map(|_| one.is_empty());
-        for r in futures_util::future::join_all(reads).await {
-            assert!(r.expect("read"));
+        // A write holds the one connection while the reads arrive. (Reads alone could
+        // each finish before the next starts: a read hands its connection straight to
+        // the next, so on a busy machine none had to wait — a flake in CI.)
+        let rows: Vec<_> = (0..500)
+            .map(|i| tag(&format!("wait_{i}"), Some(A1), None, "T1083", None))
+            .collect();
+        let reads = futures_util::future::join_all((0..8).map(|_| one.is_empty()));
+        let (written, reads) = tokio::join!(one.insert_tags(&rows), reads);
+        assert_eq!(written.expect("write").inserted, 500);
+        for r in reads {
+            r.expect("read");
         }
         let stats = one.pool_stats();
         assert!(stats.acquire_waits > 0, "{stats:?}");
