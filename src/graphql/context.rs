@@ -18,6 +18,8 @@ pub struct RequestCtx {
     /// Bytes of large values (evidence) the response may still carry (shared with a
     /// subscription's driver, which refills it for each event).
     budget: Arc<AtomicUsize>,
+    /// The large-page turns this request holds (`guards::turns`).
+    pub(crate) turns: super::guards::turns::Held,
 }
 
 impl RequestCtx {
@@ -28,6 +30,7 @@ impl RequestCtx {
             store: store.clone(),
             loaders: loaders::loaders(store.clone(), queue),
             budget: Arc::new(AtomicUsize::new(max_response_bytes)),
+            turns: super::guards::turns::Held::request(),
         }
     }
 
@@ -39,8 +42,9 @@ impl RequestCtx {
         queue: &LoadQueue,
         max_response_bytes: usize,
     ) -> (Self, Arc<AtomicUsize>) {
-        let rc = Self::new(store, queue, max_response_bytes);
+        let mut rc = Self::new(store, queue, max_response_bytes);
         rc.loaders.enable_all_cache(false);
+        rc.turns = super::guards::turns::Held::default();
         let budget = rc.budget.clone();
         (rc, budget)
     }

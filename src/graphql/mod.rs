@@ -46,6 +46,7 @@ pub fn build_schema(opts: &SchemaOptions) -> AppSchema {
             limits,
             introspection: !opts.disable_introspection,
         })
+        .data(guards::turns::Turns::default())
         // Introspection may nest deeper than other queries: guards::depth splits the two.
         .limit_depth(l.max_depth.max(guards::depth::INTROSPECTION_MAX_DEPTH))
         .limit_complexity(l.max_complexity)

@@ -153,6 +153,7 @@ impl QueryRoot {
             before,
         };
         let s = slice(limits(ctx), &tag, dir, &page_args)?;
+        crate::graphql::guards::turns::take(ctx, s.size).await?;
         let page = rc(ctx)?.store.search_identities(&f, order, &s).await?;
         Ok(connection(
             page,
@@ -194,6 +195,7 @@ impl QueryRoot {
             before,
         };
         let s = slice(limits(ctx), &tag, dir, &page_args)?;
+        crate::graphql::guards::turns::take(ctx, s.size).await?;
         let page = rc(ctx)?.store.search_attackers(&f, order, &s).await?;
         Ok(connection(
             page,
@@ -233,6 +235,7 @@ impl QueryRoot {
             before,
         };
         let s = slice(limits(ctx), &tag, dir, &page_args)?;
+        crate::graphql::guards::turns::take(ctx, s.size).await?;
         let page = rc(ctx)?.store.search_campaigns(&f, order, &s).await?;
         Ok(connection(
             page,

@@ -230,3 +230,77 @@ async fn introspection_can_be_switched_off() {
             .is_some_and(|t| !t.is_empty())
     );
 }
+
+/// Runs `query` on `schema` against `db` as an admin (the schema is the caller's, so a
+/// test can hold its turns).
+async fn on_schema(schema: &ttpgraph::graphql::AppSchema, db: &TestDb, query: &str) -> Value {
+    let req = async_graphql::Request::new(query).data(ttpgraph::auth::Principal::anonymous_admin());
+    let resp = ttpgraph::graphql::execute(schema, &db.store, req).await;
+    serde_json::to_value(&resp).expect("response")
+}
+
+/// Large pages take turns (`guards::turns`): while every turn is held, a page of 100
+/// waits and a page of 10 does not; a request with three aliased pages of 100 takes its
+/// turns once (asking per alias would need 12 of 8 and wait on itself), and gives them
+/// back when it ends.
+#[tokio::test]
+async fn large_pages_take_turns_once_per_request() {
+    use ttpgraph::graphql::guards::turns::{CAPACITY, Turns, units};
+    let db = TestDb::fleet(Backend::Sqlite, &crate::store_support::READS_FLEET)
+        .await
+        .expect("fleet");
+    let schema = ttpgraph::graphql::build_schema(&SchemaOptions::default());
+    let turns = schema.data::<Turns>().expect("turns").clone();
+    assert_eq!(turns.available(), CAPACITY as usize);
+    let page = |n: usize| {
+        format!("{{ attackers(first: {n}) {{ nodes {{ id techniques {{ techniqueId }} }} }} }}")
+    };
+
+    let all = turns
+        .semaphore()
+        .acquire_many_owned(CAPACITY)
+        .await
+        .expect("hold every turn");
+    let hundred = page(100);
+    let large = on_schema(&schema, &db, &hundred);
+    tokio::pin!(large);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), &mut large)
+            .await
+            .is_err(),
+        "a page of 100 waits while every turn is held"
+    );
+    let small = tokio::time::timeout(Duration::from_secs(10), on_schema(&schema, &db, &page(10)))
+        .await
+        .expect("a small page does not wait for turns");
+    assert!(small.get("errors").is_none(), "{small}");
+    drop(all);
+    let large = tokio::time::timeout(Duration::from_secs(10), large)
+        .await
+        .expect("the page of 100 runs once turns are free");
+    assert!(large.get("errors").is_none(), "{large}");
+    assert_eq!(
+        large["data"]["attackers"]["nodes"].as_array().map(Vec::len),
+        Some(100)
+    );
+
+    // Half the turns held elsewhere: three aliased pages of 100 (4 turns each) still run.
+    let half = turns
+        .semaphore()
+        .acquire_many_owned(CAPACITY - units(100))
+        .await
+        .expect("hold half");
+    let q = "{ a: attackers(first: 100) { nodes { id } } b: attackers(first: 100) { nodes { id } } \
+             c: attackers(first: 100, after: null) { nodes { id } } }";
+    let three = tokio::time::timeout(Duration::from_secs(10), on_schema(&schema, &db, q))
+        .await
+        .expect("a request never waits on its own turns");
+    assert!(three.get("errors").is_none(), "{three}");
+    assert_eq!(
+        turns.available(),
+        units(100) as usize,
+        "given back at the end"
+    );
+    drop(half);
+    assert_eq!(turns.available(), CAPACITY as usize);
+}

@@ -9,12 +9,14 @@
 //!   own checks, so a 1 KB document of doubling fragments costs exponential CPU there;
 //! - [`depth`]: selection depth, with introspection (`__schema`/`__type`) measured by its
 //!   own rule, and refused with `INTROSPECTION_DISABLED` when switched off;
-//! - [`timeout`]: the execution deadline.
+//! - [`timeout`]: the execution deadline;
+//! - [`turns`]: large pages take turns (memory), inside the execution.
 
 pub mod depth;
 pub mod fanout;
 pub mod nesting;
 pub mod timeout;
+pub mod turns;
 
 use std::sync::Arc;
 

@@ -224,6 +224,7 @@ async fn load(
     };
     let tag = order_tag(&format!("{scope:?}ByTechnique"), order, dir);
     let s = slice(limits(ctx), &tag, dir, &args.page)?;
+    crate::graphql::guards::turns::take(ctx, s.size).await?;
     let key = PivotKey {
         scope,
         technique_id: technique_id.to_owned(),
