@@ -260,6 +260,18 @@ mod tests {
     use super::PING_AFTER;
     use crate::store::{NewTag, Store, StoreOptions};
 
+    /// The MariaDB server `.ci/run` names in `TTPGRAPH_TEST_MYSQL_URL`; `None` (the test
+    /// skips, as the integration suite's MariaDB variants do) where it is not set.
+    fn mariadb_url() -> Option<String> {
+        let url = std::env::var("TTPGRAPH_TEST_MYSQL_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty());
+        if url.is_none() {
+            eprintln!("skipped: TTPGRAPH_TEST_MYSQL_URL is not set");
+        }
+        url
+    }
+
     fn new_tag(source_id: &str) -> NewTag {
         NewTag {
             source_kind: "command".into(),
@@ -323,11 +335,7 @@ mod tests {
     /// MariaDB counts COM_PING in the session's `Com_admin_commands`.
     #[tokio::test]
     async fn warm_reads_send_no_ping_on_mariadb() {
-        let Some(url) = std::env::var("TTPGRAPH_TEST_MYSQL_URL")
-            .ok()
-            .filter(|u| !u.trim().is_empty())
-        else {
-            eprintln!("skipped: TTPGRAPH_TEST_MYSQL_URL is not set");
+        let Some(url) = mariadb_url() else {
             return;
         };
         let opts = StoreOptions {
@@ -360,24 +368,13 @@ mod tests {
         assert_eq!(later, after + 1, "an idle connection is pinged before use");
         store.close().await;
     }
-}
-
-#[cfg(test)]
-mod cancel_tests {
-    use std::time::Duration;
-
-    use crate::store::{Store, StoreOptions};
 
     /// On MariaDB: reads cancelled half-way through their rows (a client that went away)
     /// leave the pool usable and the store closable. sqlx's own return path waited
     /// forever on such a connection: each cancellation lost one for good.
     #[tokio::test]
     async fn reads_cancelled_mid_result_do_not_lose_connections_on_mariadb() {
-        let Some(url) = std::env::var("TTPGRAPH_TEST_MYSQL_URL")
-            .ok()
-            .filter(|u| !u.trim().is_empty())
-        else {
-            eprintln!("skipped: TTPGRAPH_TEST_MYSQL_URL is not set");
+        let Some(url) = mariadb_url() else {
             return;
         };
         let opts = StoreOptions {

@@ -45,7 +45,7 @@ impl Default for Turns {
 }
 
 impl Turns {
-    /// Turns free now (tests and metrics).
+    /// Turns free now (tests).
     pub fn available(&self) -> usize {
         self.0.available_permits()
     }
