@@ -315,8 +315,9 @@ pub struct LimitArgs {
     /// Largest JSON batch of queries; 0 (default) refuses batches.
     #[arg(long, env = "TTPGRAPH_MAX_BATCH", default_value_t = 0)]
     pub max_batch: usize,
-    /// MiB of answers to identical queries kept while the database is unchanged (SQLite
-    /// files only: exact, invalidated by any commit); 0 turns the cache off.
+    /// MiB of answers to identical queries kept while the database is unchanged (exact:
+    /// any commit to the tables read invalidates them; not for in-memory SQLite); 0 turns
+    /// the cache off.
     #[arg(long, env = "TTPGRAPH_RESPONSE_CACHE_MIB", default_value_t = HttpOptions::default().response_cache_bytes >> 20)]
     pub response_cache_mib: usize,
 }

@@ -343,7 +343,8 @@ pub struct HttpOptions {
     /// Live updates: subscriptions and server-sent events.
     pub live: LiveOptions,
     /// Bytes of answers the response cache keeps (`http/response_cache.rs`); 0 turns it
-    /// off. It caches only where the database has a data version (SQLite files).
+    /// off. It caches only where the database has a data version (SQLite files, and
+    /// MySQL/MariaDB migrated by this release: `store/version.rs`).
     pub response_cache_bytes: usize,
 }
 

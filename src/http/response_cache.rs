@@ -4,12 +4,13 @@
 //! their answers are the same bytes. An answer is kept under its request — the caller
 //! (user and role), the media type, the operation name, the variables and the query text
 //! — together with the database's data version (`Store::data_version`: SQLite's
-//! `PRAGMA data_version`, which every commit of any connection or process changes), and
+//! `PRAGMA data_version`, which every commit of any connection or process changes, or
+//! on MySQL/MariaDB the trigger-kept counters of migration 0011), and
 //! served only while that version is still current: exact, never a time-to-live. A new
 //! version empties the cache. Kept: successful query operations only (no mutation, no
 //! error, no partial answer) of at most an eighth of the budget each; the budget is
 //! bytes of answers, least recently used first out. Where the database has no version
-//! (MySQL/MariaDB, in-memory SQLite) nothing is cached.
+//! (in-memory SQLite, MySQL without migration 0011) nothing is cached.
 
 use std::sync::Mutex;
 

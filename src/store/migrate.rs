@@ -204,6 +204,10 @@ impl Store {
                 closed?;
             }
         }
+        // A database found without MySQL's version table (`version.rs`) has one now.
+        if self.dialect() == super::Dialect::MySql {
+            self.inner.version.enable();
+        }
         Ok(report)
     }
 

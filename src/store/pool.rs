@@ -79,8 +79,9 @@ impl Store {
             })?),
             Dialect::MySql => Pool::MySql(mysql_pool(url, opts)?),
         };
-        // A file-backed SQLite database has a data version (`version.rs`).
-        let versioned = matches!(pool, Pool::Sqlite(_)) && !is_memory_url(url);
+        // A file-backed SQLite database and MySQL/MariaDB have a data version
+        // (`version.rs`; on MySQL once migration 0011 is applied).
+        let versioned = !(matches!(pool, Pool::Sqlite(_)) && is_memory_url(url));
         let inner = super::Inner {
             version: super::version::VersionConn::new(versioned),
             ..Default::default()

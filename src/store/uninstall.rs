@@ -51,6 +51,19 @@ pub const TTPGRAPH_OBJECTS: &[Object] = &[
     Object::Trigger("trg_ttp_tag_session_rollup_delete"),
     // 0008: the live change feed.
     Object::Trigger("trg_ttp_tag_live_feed"),
+    // 0011: the data version (MySQL/MariaDB only).
+    Object::Trigger("trg_ttp_tag_data_version_insert"),
+    Object::Trigger("trg_ttp_tag_data_version_update"),
+    Object::Trigger("trg_ttp_tag_data_version_delete"),
+    Object::Trigger("trg_attackers_data_version_insert"),
+    Object::Trigger("trg_attackers_data_version_update"),
+    Object::Trigger("trg_attackers_data_version_delete"),
+    Object::Trigger("trg_attacker_identities_data_version_insert"),
+    Object::Trigger("trg_attacker_identities_data_version_update"),
+    Object::Trigger("trg_attacker_identities_data_version_delete"),
+    Object::Trigger("trg_campaigns_data_version_insert"),
+    Object::Trigger("trg_campaigns_data_version_update"),
+    Object::Trigger("trg_campaigns_data_version_delete"),
     // 0004, 0005: covering indexes on ttp_tag.
     Object::Index {
         table: "ttp_tag",
@@ -132,6 +145,8 @@ pub const TTPGRAPH_OBJECTS: &[Object] = &[
     // 0008.
     Object::Table("ttp_live_feed"),
     Object::Table("ttp_live_floor"),
+    // 0011.
+    Object::Table("ttp_data_version"),
     // sqlx's bookkeeping: without it the next `migrate` installs everything again.
     Object::Table("_sqlx_migrations"),
 ];

@@ -1,95 +1,180 @@
 //! The database's data version: a number that changes whenever any connection — ours,
-//! or DECNET's writers in another process — commits to the database. The response cache
-//! (`http/response_cache.rs`) keeps an answer only while it is unchanged.
+//! or DECNET's writers in another process — commits to the tables answers are read from.
+//! The response cache (`http/response_cache.rs`) keeps an answer only while it is
+//! unchanged.
 //!
-//! SQLite keeps one: `PRAGMA data_version`, which changes on a connection whenever
-//! *another* connection commits. Its values are per connection, so it is read on one
-//! connection of its own that never writes (a pooled connection would miss the commits
-//! it made itself). An in-memory database has no other connection that could see it, and
-//! MySQL/MariaDB have no such counter (a trigger-kept one would make every DECNET writer
-//! queue on one row): there the version is `None`, and nothing is cached.
+//! - SQLite keeps one: `PRAGMA data_version`, which changes on a connection whenever
+//!   *another* connection commits. Its values are per connection, so it is read on one
+//!   connection of its own that never writes (a pooled connection would miss the commits
+//!   it made itself). An in-memory database has no other connection that could see it:
+//!   there the version is `None`, and nothing is cached.
+//! - MySQL/MariaDB have no such counter; migration 0011 keeps one with triggers on
+//!   `ttp_tag`, `attackers`, `attacker_identities` and `campaigns`, spread over 256 rows
+//!   so writers never queue on one (the migration says why). It is `SUM(n)` of them, read
+//!   in one statement on a connection of its own (the pool's permits stay with reads).
+//!   A database without the table (not migrated by this release) has no version.
+//!
+//! The version is read *before* the answer is computed, so an answer kept under version
+//! `v` holds every commit up to `v` (perhaps later ones too, never fewer).
 //!
 //! Callers queue for the one connection; a read that *started* after a caller arrived
 //! answers it too (every commit before the caller arrived is in it), so under load one
-//! `PRAGMA` serves everyone who queued while the previous one ran.
+//! statement serves everyone who queued while the previous one ran. A failed read answers
+//! the callers that queued behind it the same way, so an outage costs each caller one
+//! deadline at most, not one per caller ahead of it.
 
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use sqlx::Connection;
+use sqlx::mysql::MySqlConnection;
 use sqlx::sqlite::SqliteConnection;
 
 use super::Store;
-use super::error::Result;
+use super::error::{Result, StoreError};
 use super::pool::Pool;
 
-/// The dedicated connection of a file-backed SQLite store (opened on first use).
+/// MySQL/MariaDB's version: the sum of migration 0011's counters.
+const MYSQL_VERSION: &str = "SELECT CAST(COALESCE(SUM(n), 0) AS SIGNED) FROM ttp_data_version";
+
+/// MySQL's "table doesn't exist".
+const NO_SUCH_TABLE: u16 = 1146;
+
+/// The dedicated connection (opened on first use).
 #[derive(Debug, Default)]
 pub(super) struct VersionConn {
-    /// False for MySQL and in-memory SQLite: no version.
-    pub(super) enabled: bool,
-    conn: tokio::sync::Mutex<Slot>,
+    /// False for in-memory SQLite, and for MySQL without migration 0011's table.
+    enabled: AtomicBool,
+    slot: tokio::sync::Mutex<Slot>,
+}
+
+#[derive(Debug)]
+enum Conn {
+    Sqlite(SqliteConnection),
+    MySql(MySqlConnection),
 }
 
 #[derive(Debug, Default)]
 struct Slot {
-    conn: Option<SqliteConnection>,
-    /// The last version read, and when that read started.
-    last: Option<(Instant, i64)>,
+    conn: Option<Conn>,
+    /// When the last read started, and what it gave (`None`: it failed).
+    last: Option<(Instant, Option<i64>)>,
 }
 
 impl VersionConn {
     pub(super) fn new(enabled: bool) -> Self {
         Self {
-            enabled,
-            conn: Default::default(),
+            enabled: AtomicBool::new(enabled),
+            slot: Default::default(),
         }
+    }
+
+    /// Turned on again after a migration (which may have created MySQL's table).
+    pub(super) fn enable(&self) {
+        self.enabled.store(true, Ordering::Relaxed);
     }
 
     /// Closes the dedicated connection (with the pool, at shutdown).
     pub(super) async fn close(&self) {
-        if let Some(c) = self.conn.lock().await.conn.take() {
-            let _ = c.close().await;
+        match self.slot.lock().await.conn.take() {
+            Some(Conn::Sqlite(c)) => {
+                let _ = c.close().await;
+            }
+            Some(Conn::MySql(c)) => {
+                let _ = c.close().await;
+            }
+            None => {}
         }
     }
 }
 
 impl Store {
     /// The current data version, or `None` where the database has none (see the module
-    /// documentation). An error closes the dedicated connection; the next call reopens it.
+    /// documentation). An error (or no answer within the acquire timeout) closes the
+    /// dedicated connection; the next call reopens it.
     pub async fn data_version(&self) -> Result<Option<i64>> {
-        let Pool::Sqlite(pool) = &self.pool else {
-            return Ok(None);
-        };
         let v = &self.inner.version;
-        if !v.enabled || pool.is_closed() {
+        if !v.enabled.load(Ordering::Relaxed) || self.is_closed() {
             return Ok(None);
         }
         let arrived = Instant::now();
-        let mut slot = v.conn.lock().await;
-        if let Some((started, n)) = slot.last
+        let mut slot = v.slot.lock().await;
+        if let Some((started, got)) = slot.last
             && started > arrived
         {
-            return Ok(Some(n));
+            return got.map(Some).ok_or(no_answer());
         }
         let started = Instant::now();
-        let conn = match slot.conn.as_mut() {
-            Some(c) => c,
-            None => slot
-                .conn
-                .insert(SqliteConnection::connect_with(&pool.connect_options()).await?),
+        let deadline = self.acquire_timeout();
+        let read = tokio::time::timeout(deadline, self.read_version(&mut slot.conn)).await;
+        let got = match read {
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(no_answer()),
         };
-        match sqlx::query_scalar::<_, i64>("PRAGMA data_version")
-            .fetch_one(&mut *conn)
-            .await
-        {
+        match got {
             Ok(n) => {
-                slot.last = Some((started, n));
+                slot.last = Some((started, Some(n)));
                 Ok(Some(n))
             }
             Err(e) => {
                 slot.conn = None;
-                Err(e.into())
+                slot.last = Some((started, None));
+                if is_missing_table(&e) {
+                    v.enabled.store(false, Ordering::Relaxed);
+                    tracing::info!(
+                        "no data version on this database (migration 0011 not applied): answers are not cached"
+                    );
+                    return Ok(None);
+                }
+                Err(e)
             }
         }
     }
+
+    /// One read of the version on the dedicated connection (opened if needed).
+    async fn read_version(&self, conn: &mut Option<Conn>) -> Result<i64> {
+        let c = match conn {
+            Some(c) => c,
+            None => conn.insert(match &self.pool {
+                Pool::Sqlite(p) => {
+                    Conn::Sqlite(SqliteConnection::connect_with(&p.connect_options()).await?)
+                }
+                Pool::MySql(p) => {
+                    Conn::MySql(MySqlConnection::connect_with(&p.connect_options()).await?)
+                }
+            }),
+        };
+        Ok(match c {
+            Conn::Sqlite(c) => {
+                sqlx::query_scalar::<_, i64>("PRAGMA data_version")
+                    .fetch_one(&mut *c)
+                    .await?
+            }
+            Conn::MySql(c) => {
+                sqlx::query_scalar::<_, i64>(MYSQL_VERSION)
+                    .fetch_one(&mut *c)
+                    .await?
+            }
+        })
+    }
+
+    fn acquire_timeout(&self) -> Duration {
+        match &self.pool {
+            Pool::Sqlite(p) => p.options().get_acquire_timeout(),
+            Pool::MySql(p) => p.options().get_acquire_timeout(),
+        }
+    }
+}
+
+/// What a caller gets when the version could not be read in time (it then runs
+/// uncached; the error itself is never shown).
+fn no_answer() -> StoreError {
+    StoreError::Database(sqlx::Error::PoolTimedOut)
+}
+
+fn is_missing_table(e: &StoreError) -> bool {
+    matches!(e, StoreError::Database(sqlx::Error::Database(d))
+        if d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            .is_some_and(|m| m.number() == NO_SUCH_TABLE))
 }

@@ -1,12 +1,13 @@
 //! The response cache over the real router: an identical query is answered from the cache
 //! (no SQL) while the database is unchanged, and freshly after any commit — ours through
-//! a mutation, or DECNET's from another connection. Nothing is cached where the database
-//! has no data version (MariaDB, in-memory SQLite).
+//! a mutation, or DECNET's from another connection (tags, re-clustering, identities,
+//! campaigns). Nothing is cached where the database has no data version (in-memory SQLite,
+//! MySQL without migration 0011).
 
 use serde_json::{Value, json};
 
 use crate::contract;
-use crate::fixtures::{A1, tag};
+use crate::fixtures::{A1, A2, C1, I1, attacker, identity, tag};
 use crate::store_support::DECNET_TAG_COLUMNS;
 use crate::support::http::{get, open_app, post, send, send_text};
 use ttpgraph::http::HttpOptions;
@@ -63,15 +64,11 @@ contract!(
         let hits_before = hits(&app).await;
         let (again, ran) = ask(&app, s, A1).await;
         assert_eq!(again, first);
+        // The counter is process-wide: other tests count too, so only growth is asserted.
+        assert!(hits(&app).await > hits_before, "the hit is counted");
+        // Both dialects have a data version: the second answer ran no SQL.
+        assert_eq!(ran, 0, "statements for the repeat");
         let sqlite = db.dialect == Dialect::Sqlite;
-        // The counter is process-wide: other tests (this one on SQLite, running at the
-        // same time) count too, so only growth can be asserted, on SQLite. That MariaDB
-        // is not cached is shown by the statements the repeat ran, below.
-        if sqlite {
-            assert!(hits(&app).await > hits_before, "the hit is counted");
-        }
-        // SQLite files have a data version: the second answer ran no SQL. MariaDB has none.
-        assert_eq!(ran == 0, sqlite, "statements for the repeat: {ran}");
 
         // DECNET writes from another connection: the next answer sees it.
         let ts = if sqlite {
@@ -87,7 +84,7 @@ contract!(
         let (after, ran) = ask(&app, s, A1).await;
         assert_eq!(ids(&after), ["T1083", "T1105"]);
         assert!(ran > 0, "a commit elsewhere invalidates the cache");
-        assert_eq!(ask(&app, s, A1).await.1 == 0, sqlite);
+        assert_eq!(ask(&app, s, A1).await.1, 0, "cached again");
 
         // Our own write, through a mutation: invalidates as well.
         let insert = json!({
@@ -130,6 +127,90 @@ contract!(
         );
         ask(&off, s, A1).await;
         assert!(ask(&off, s, A1).await.1 > 0);
+    }
+);
+
+const CONTEXT: &str = "{ identity(id: \"11111111-0000-4000-8000-000000000001\") {
+    observationCount campaign { id identityCount }
+    attackers { id lastSeen }
+    techniques { techniqueId count } } }";
+
+/// The answer to `CONTEXT` and the statements it ran.
+async fn ask_context(app: &axum::Router, store: &Store) -> (Value, u64) {
+    let before = store.statements_executed();
+    let (status, _, v) = send(app, post(json!({ "query": CONTEXT }).to_string())).await;
+    assert_eq!(status, 200, "{v}");
+    assert!(v.get("errors").is_none(), "{v}");
+    (v["data"].clone(), store.statements_executed() - before)
+}
+
+contract!(
+    decnet_context_writes_from_another_connection_invalidate_cached_answers,
+    |db| async move {
+        let s = &db.store;
+        s.insert_campaigns(&[ttpgraph::store::Campaign {
+            uuid: C1.into(),
+            first_seen_at: None,
+            last_seen_at: None,
+            confidence: None,
+            identity_count: Some(0),
+            merged_into_uuid: None,
+        }])
+        .await
+        .expect("campaign");
+        s.insert_identities(&[identity(I1, None)])
+            .await
+            .expect("identity");
+        s.insert_attackers(&[attacker(A1, Some(I1)), attacker(A2, None)])
+            .await
+            .expect("attackers");
+        s.insert_tags(&[
+            tag("ctx#1", Some(A1), None, "T1083", None),
+            tag("ctx#2", Some(A2), None, "T1105", None),
+        ])
+        .await
+        .expect("tags");
+        let app = open_app(s, HttpOptions::default());
+        let (mut seen, ran) = ask_context(&app, s).await;
+        assert!(ran > 0);
+        assert_eq!(ask_context(&app, s).await, (seen.clone(), 0), "cached");
+
+        let now = if db.dialect == Dialect::Sqlite {
+            "2026-11-30 10:00:00.000000"
+        } else {
+            "2026-11-30 10:00:00"
+        };
+        // Each of DECNET's writes, from its own connection: the next answer runs again
+        // and shows it; the one after is served from the cache.
+        let writes = [
+            // Re-clustering: A2 joins I1 (its tags count for I1 from now on).
+            format!("UPDATE attackers SET identity_id = '{I1}' WHERE uuid = '{A2}'"),
+            // A new event on an attacker.
+            format!("UPDATE attackers SET last_seen = '{now}' WHERE uuid = '{A1}'"),
+            // The clusterer scores the identity and files it under a campaign.
+            format!(
+                "UPDATE attacker_identities SET observation_count = 7, campaign_id = '{C1}' WHERE uuid = '{I1}'"
+            ),
+            format!("UPDATE campaigns SET identity_count = 1 WHERE uuid = '{C1}'"),
+            // A tag removed.
+            "DELETE FROM ttp_tag WHERE technique_id = 'T1083'".to_owned(),
+        ];
+        for w in &writes {
+            db.raw(w).await;
+            let (now_seen, ran) = ask_context(&app, s).await;
+            assert!(ran > 0, "{w}: the cache was not invalidated");
+            assert_ne!(now_seen, seen, "{w}: the answer shows the write");
+            assert_eq!(
+                ask_context(&app, s).await,
+                (now_seen.clone(), 0),
+                "{w}: cached again"
+            );
+            seen = now_seen;
+        }
+        let identity = &seen["identity"];
+        assert_eq!(identity["observationCount"], 7, "{seen}");
+        assert_eq!(identity["campaign"]["identityCount"], 1, "{seen}");
+        assert_eq!(identity["techniques"][0]["techniqueId"], "T1105", "{seen}");
     }
 );
 
@@ -178,4 +259,77 @@ async fn the_version_moves_with_every_commit_under_concurrent_callers() {
         .await;
     }
     assert_eq!(seen.len(), 5, "every commit gave a new version");
+}
+
+/// MySQL/MariaDB's version moves when a writer's transaction commits, not before, and two
+/// DECNET writers on different connections never wait for each other on it (each bumps
+/// the counter row of its own connection id).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_writers_do_not_queue_on_the_version_and_it_moves_at_commit() {
+    use sqlx::{Connection, Executor, mysql::MySqlConnection};
+    let Some(db) = crate::support::TestDb::new(crate::support::Backend::MySql).await else {
+        return;
+    };
+    let s = &db.store;
+    s.insert_attackers(&[attacker(A1, None), attacker(A2, None)])
+        .await
+        .expect("attackers");
+    let connect = || async {
+        MySqlConnection::connect(&db.url)
+            .await
+            .expect("a writer's connection")
+    };
+    let mut first = connect().await;
+    let first_id = connection_id(&mut first).await;
+    // Another connection whose id falls on another counter row (ids 256 apart share one).
+    let mut second = connect().await;
+    while connection_id(&mut second).await % 256 == first_id % 256 {
+        second = connect().await;
+    }
+    let v0 = s
+        .data_version()
+        .await
+        .expect("read")
+        .expect("MySQL has a version");
+
+    first.execute("BEGIN").await.expect("begin");
+    first
+        .execute(sqlx::AssertSqlSafe(format!(
+            "UPDATE attackers SET event_count = 5 WHERE uuid = '{A1}'"
+        )))
+        .await
+        .expect("first writer");
+    // Not committed: not in the version yet.
+    assert_eq!(s.data_version().await.expect("read"), Some(v0));
+
+    // The second writer, with the first's transaction open, is not held up by it.
+    second
+        .execute("SET SESSION innodb_lock_wait_timeout = 2")
+        .await
+        .expect("set");
+    let started = std::time::Instant::now();
+    second
+        .execute(sqlx::AssertSqlSafe(format!(
+            "UPDATE attackers SET event_count = 6 WHERE uuid = '{A2}'"
+        )))
+        .await
+        .expect("the second writer does not wait for the first");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    let v1 = s.data_version().await.expect("read").expect("version");
+    assert!(v1 > v0, "the second writer's commit moved it: {v0} -> {v1}");
+
+    first.execute("COMMIT").await.expect("commit");
+    let v2 = s.data_version().await.expect("read").expect("version");
+    assert!(v2 > v1, "the first writer's commit moved it: {v1} -> {v2}");
+}
+
+async fn connection_id(c: &mut sqlx::mysql::MySqlConnection) -> u64 {
+    sqlx::query_scalar::<_, u64>("SELECT CONNECTION_ID()")
+        .fetch_one(c)
+        .await
+        .expect("id")
 }
