@@ -474,3 +474,75 @@ contract!(
         assert!(scan.values().filter(|v| !v.is_empty()).count() >= 10);
     }
 );
+
+/// Several DECNET writers, each on its own connection, add tags of the same technique
+/// groups (on MySQL/MariaDB each connection keeps its own fleet-summary rows, migration
+/// 0012); another deletes some, including the newest. After the refresh the fleet summary
+/// equals the scan: counts summed over the writers' rows, `lastSeen` the survivors'.
+contract!(
+    fleet_summary_of_many_writer_connections_equals_the_scan,
+    |db| async move {
+        let s = &db.store;
+        let sqlite = db.dialect == Dialect::Sqlite;
+        let at = |h: u32| {
+            if sqlite {
+                format!("2026-11-30 {h:02}:00:00.000000")
+            } else {
+                format!("2026-11-30 {h:02}:00:00")
+            }
+        };
+        for w in 0..4u32 {
+            let rows: Vec<String> = (0..6u32)
+                .map(|i| {
+                    let (tech, hour) = if i % 2 == 0 { ("T1083", w * 6 + i) } else { ("T1105", w * 6 + i) };
+                    format!(
+                        "('mw-{w}-{i}', 'command', 'mw#{w}{i}', '{A1}', NULL, NULL, 'd', 'TA0007', '{tech}', NULL, 0.8, 'R0014', 2, '{{}}', 'v15.1', NULL, '{}')",
+                        at(hour)
+                    )
+                })
+                .collect();
+            // `raw` opens a connection of its own each time: another DECNET worker.
+            db.raw(&format!(
+                "INSERT INTO ttp_tag ({DECNET_TAG_COLUMNS}) VALUES {}",
+                rows.join(", ")
+            ))
+            .await;
+        }
+        let filters = fleet_filters(0.5, &["TA0007"]);
+        let check = |when: &'static str| {
+            let filters = filters.clone();
+            async move {
+                for f in &filters {
+                    let fast = s.fleet_techniques(f).await.expect("summary");
+                    let scan = s.fleet_techniques_scan(f).await.expect("scan");
+                    assert_eq!(fast, scan, "{when}: fleet under {f:?}");
+                    assert_eq!(fast.iter().map(|r| r.count).sum::<i64>(), 24, "{when}");
+                }
+            }
+        };
+        check("after four writers").await;
+        if !sqlite {
+            let rows: i64 = db
+                .raw_scalar("SELECT COUNT(*) FROM ttp_fleet_rollup WHERE technique_id = 'T1083'")
+                .await;
+            assert!(
+                rows >= 2,
+                "the writers' connections keep rows of their own: {rows}"
+            );
+        }
+        // Another connection deletes the newest tag of each technique and one more.
+        db.raw("DELETE FROM ttp_tag WHERE uuid IN ('mw-3-4', 'mw-3-5', 'mw-0-0')")
+            .await;
+        s.refresh_summaries().await.expect("refresh");
+        let fast = s
+            .fleet_techniques(&TechniqueFilter::default())
+            .await
+            .expect("summary");
+        let scan = s
+            .fleet_techniques_scan(&TechniqueFilter::default())
+            .await
+            .expect("scan");
+        assert_eq!(fast, scan, "after the deletes and the refresh");
+        assert_eq!(fast.iter().map(|r| r.count).sum::<i64>(), 21);
+    }
+);
