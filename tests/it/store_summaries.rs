@@ -475,10 +475,10 @@ contract!(
     }
 );
 
-/// Several DECNET writers, each on its own connection, add tags of the same technique
-/// groups (on MySQL/MariaDB each connection keeps its own fleet-summary rows, migration
-/// 0012); another deletes some, including the newest. After the refresh the fleet summary
-/// equals the scan: counts summed over the writers' rows, `lastSeen` the survivors'.
+// Several DECNET writers, each on its own connection, add tags of the same technique
+// groups (on MySQL/MariaDB each connection keeps its own fleet-summary rows, migration
+// 0012); another deletes some, including the newest. After the refresh the fleet summary
+// equals the scan: counts summed over the writers' rows, `lastSeen` the survivors'.
 contract!(
     fleet_summary_of_many_writer_connections_equals_the_scan,
     |db| async move {
