@@ -83,7 +83,7 @@ def main() -> None:
                    help="the server's body limit for reads (its default; in open mode the caller is "
                         "an admin, whose 4 MiB write limit admits a 500-tag insertTags)")
     p.add_argument("--response-cache-mib", type=int, default=0,
-                   help="the server's response cache (its default is 16 MiB on SQLite files). 0 here: the "
+                   help="the server's response cache (its default is 16 MiB). 0 here: the "
                         "operations rotate over a few ids, so a cache would answer them from memory and "
                         "the run would measure the cache, not the computation (BENCHMARKS.md compares both)")
     p.add_argument("--report", metavar="RESULTS_JSON", help="only re-render the report of an earlier run")

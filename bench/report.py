@@ -142,8 +142,8 @@ def report(dialect: str, ctx: dict, a) -> str:
         L.append("")
         L.append(f"Response cache: **{'off' if cache == 0 else f'on, {cache} MiB'}** (`--response-cache-mib "
                  f"{cache}`; " + ("every request computed" if cache == 0 else
-                                   "SQLite answers repeated queries from memory while nothing commits; "
-                                   "MariaDB caches nothing") + ").")
+                                   "repeated queries are answered from memory while nothing commits "
+                                   "(MariaDB since migration 0011)") + ").")
     L.append("")
     L.append("| operation | req/s | p50 | p99 | errors | SQL/request | raw-SQL p50 | ratio |")
     L.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")

@@ -28,7 +28,6 @@ import statistics
 import subprocess
 import time
 import uuid
-import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -57,9 +56,7 @@ async def sql(server, *statements, db=DB):
     try:
         async with c.cursor() as cur:
             for s in statements:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # "Trigger does not exist" (IF EXISTS)
-                    await cur.execute(s)
+                await cur.execute(s)
         await c.commit()
     finally:
         c.close()
@@ -109,7 +106,14 @@ def config(defs, name):
 
 
 async def set_triggers(server, defs, name):
-    await sql(server, *[f"DROP TRIGGER IF EXISTS {n}" for n, _ in defs])
+    c = await asyncmy.connect(**conn_args(server), db=DB)
+    try:
+        async with c.cursor() as cur:
+            await cur.execute("SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = %s", (DB,))
+            present = [r[0] for r in await cur.fetchall()]
+    finally:
+        c.close()
+    await sql(server, *[f"DROP TRIGGER {n}" for n in present])
     await sql(server, *[t for _, t in config(defs, name)])
 
 

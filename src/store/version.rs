@@ -20,8 +20,9 @@
 //! Callers queue for the one connection; a read that *started* after a caller arrived
 //! answers it too (every commit before the caller arrived is in it), so under load one
 //! statement serves everyone who queued while the previous one ran. A failed read answers
-//! the callers that queued behind it the same way, so an outage costs each caller one
-//! deadline at most, not one per caller ahead of it.
+//! the same callers with its failure (they then run uncached), and a read gets
+//! [`VERSION_DEADLINE`]: an unreachable database delays a request here by two deadlines
+//! at most (the read running when it arrived, and the next), not one per caller ahead.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -36,6 +37,10 @@ use super::pool::Pool;
 
 /// MySQL/MariaDB's version: the sum of migration 0011's counters.
 const MYSQL_VERSION: &str = "SELECT CAST(COALESCE(SUM(n), 0) AS SIGNED) FROM ttp_data_version";
+
+/// How long one read of the version may take (it is one trivial statement): past it,
+/// the callers run uncached rather than wait, and the pool's own deadlines apply.
+const VERSION_DEADLINE: Duration = Duration::from_secs(1);
 
 /// MySQL's "table doesn't exist".
 const NO_SUCH_TABLE: u16 = 1146;
@@ -90,7 +95,7 @@ impl VersionConn {
 
 impl Store {
     /// The current data version, or `None` where the database has none (see the module
-    /// documentation). An error (or no answer within the acquire timeout) closes the
+    /// documentation). An error (or no answer within [`VERSION_DEADLINE`]) closes the
     /// dedicated connection; the next call reopens it.
     pub async fn data_version(&self) -> Result<Option<i64>> {
         let v = &self.inner.version;
@@ -105,8 +110,7 @@ impl Store {
             return got.map(Some).ok_or(no_answer());
         }
         let started = Instant::now();
-        let deadline = self.acquire_timeout();
-        let read = tokio::time::timeout(deadline, self.read_version(&mut slot.conn)).await;
+        let read = tokio::time::timeout(VERSION_DEADLINE, self.read_version(&mut slot.conn)).await;
         let got = match read {
             Ok(Ok(n)) => Ok(n),
             Ok(Err(e)) => Err(e),
@@ -157,13 +161,6 @@ impl Store {
                     .await?
             }
         })
-    }
-
-    fn acquire_timeout(&self) -> Duration {
-        match &self.pool {
-            Pool::Sqlite(p) => p.options().get_acquire_timeout(),
-            Pool::MySql(p) => p.options().get_acquire_timeout(),
-        }
     }
 }
 

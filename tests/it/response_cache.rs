@@ -333,3 +333,29 @@ async fn connection_id(c: &mut sqlx::mysql::MySqlConnection) -> u64 {
         .await
         .expect("id")
 }
+
+/// A MySQL database without migration 0011's table (e.g. served by an older release's
+/// schema) has no version: nothing is cached, and every answer is still right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mysql_database_without_the_version_table_is_not_cached() {
+    let Some(db) = crate::support::TestDb::new(crate::support::Backend::MySql).await else {
+        return;
+    };
+    let s = &db.store;
+    for o in ttpgraph::store::uninstall::TTPGRAPH_OBJECTS {
+        if let ttpgraph::store::uninstall::Object::Trigger(n) = o
+            && n.contains("_data_version_")
+        {
+            db.raw(&format!("DROP TRIGGER IF EXISTS {n}")).await;
+        }
+    }
+    db.raw("DROP TABLE ttp_data_version").await;
+    s.insert_tags(&[tag("nv#1", Some(A1), None, "T1083", None)])
+        .await
+        .expect("insert");
+    assert_eq!(s.data_version().await.expect("no error"), None);
+    let app = open_app(s, HttpOptions::default());
+    let (first, _) = ask(&app, s, A1).await;
+    assert_eq!(ids(&first), ["T1083"]);
+    assert!(ask(&app, s, A1).await.1 > 0, "computed again");
+}
