@@ -147,6 +147,12 @@ impl Store {
         for sql in refresh_statements(self.dialect()) {
             n += self.execute(sql, vec![]).await?;
         }
+        if n > 0 {
+            // Refreshed extremes change answers: on MySQL/MariaDB move the data version
+            // (`version.rs`), as SQLite's moves with any commit, so no cached answer keeps
+            // the extremes of before.
+            self.bump_data_version().await?;
+        }
         Ok(n)
     }
 

@@ -359,3 +359,41 @@ async fn a_mysql_database_without_the_version_table_is_not_cached() {
     assert_eq!(ids(&first), ["T1083"]);
     assert!(ask(&app, s, A1).await.1 > 0, "computed again");
 }
+
+// A delete leaves its group's extremes stale until the summary refresh (`summaries.rs`);
+// the refresh moves the data version on both dialects, so the answer cached in between
+// is not served after it.
+contract!(
+    the_summary_refresh_invalidates_answers_cached_before_it,
+    |db| async move {
+        let s = &db.store;
+        let mut late = tag("rf#2", Some(A1), None, "T1083", None);
+        late.created_at = Some(crate::fixtures::at(3600));
+        s.insert_tags(&[tag("rf#1", Some(A1), None, "T1083", None), late])
+            .await
+            .expect("insert");
+        let app = open_app(s, HttpOptions::default());
+        let q = json!({ "query": format!("{{ attacker(id: \"{A1}\") {{ techniques {{ count lastSeen }} }} }}") })
+            .to_string();
+        let last_seen = || async {
+            let (status, _, v) = send(&app, post(q.clone())).await;
+            assert_eq!(status, 200, "{v}");
+            let t = &v["data"]["attacker"]["techniques"][0];
+            (
+                t["count"].as_i64().expect("count"),
+                t["lastSeen"].as_str().expect("time").to_owned(),
+            )
+        };
+        let newest = last_seen().await;
+        assert_eq!(newest.0, 2);
+        // DECNET deletes the newer tag; the count follows at once, the extreme after the
+        // refresh.
+        db.raw("DELETE FROM ttp_tag WHERE source_id = 'rf#2'").await;
+        let (count, _) = last_seen().await;
+        assert_eq!(count, 1);
+        assert!(s.refresh_summaries().await.expect("refresh") > 0);
+        let after = last_seen().await;
+        assert_eq!(after.0, 1);
+        assert!(after.1 < newest.1, "refreshed: {after:?} (was {newest:?})");
+    }
+);
