@@ -68,6 +68,9 @@ struct Slot {
     conn: Option<Conn>,
     /// When the last read started, and what it gave (`None`: it failed).
     last: Option<(Instant, Option<i64>)>,
+    /// Connections opened so far. SQLite's values are per connection: one from a new
+    /// connection says nothing about the last one's, so it is told apart by this.
+    opened: i64,
 }
 
 impl VersionConn {
@@ -100,7 +103,7 @@ impl VersionConn {
 impl Store {
     /// The current data version, or `None` where the database has none (see the module
     /// documentation). An error (or no answer within [`VERSION_DEADLINE`]) closes the
-    /// dedicated connection; the next call reopens it.
+    /// dedicated connection; the next call opens another.
     pub async fn data_version(&self) -> Result<Option<i64>> {
         let v = &self.inner.version;
         if !v.enabled.load(Ordering::Relaxed) || self.is_closed() {
@@ -114,9 +117,23 @@ impl Store {
             return got.map(Some).ok_or(no_answer());
         }
         let started = Instant::now();
-        let read = tokio::time::timeout(VERSION_DEADLINE, self.read_version(&mut slot.conn)).await;
+        // Out of the slot while it is read: a caller that leaves mid-read (its request
+        // cancelled) drops the connection with it rather than leave one mid-answer.
+        let conn = slot.conn.take();
+        if conn.is_none() {
+            slot.opened = slot.opened.wrapping_add(1);
+        }
+        let read = tokio::time::timeout(VERSION_DEADLINE, self.read_version(conn)).await;
         let got = match read {
-            Ok(Ok(n)) => Ok(n),
+            Ok(Ok((conn, n))) => {
+                let n = match conn {
+                    // Versions of different connections never compare equal.
+                    Conn::Sqlite(_) => slot.opened.wrapping_shl(40).wrapping_add(n),
+                    Conn::MySql(_) => n,
+                };
+                slot.conn = Some(conn);
+                Ok(n)
+            }
             Ok(Err(e)) => Err(e),
             Err(_) => Err(no_answer()),
         };
@@ -126,7 +143,6 @@ impl Store {
                 Ok(Some(n))
             }
             Err(e) => {
-                slot.conn = None;
                 slot.last = Some((started, None));
                 if is_missing_table(&e) {
                     v.enabled.store(false, Ordering::Relaxed);
@@ -153,20 +169,21 @@ impl Store {
         }
     }
 
-    /// One read of the version on the dedicated connection (opened if needed).
-    async fn read_version(&self, conn: &mut Option<Conn>) -> Result<i64> {
-        let c = match conn {
+    /// One read of the version on the dedicated connection (opened if there is none);
+    /// gives the connection back with the version.
+    async fn read_version(&self, conn: Option<Conn>) -> Result<(Conn, i64)> {
+        let mut conn = match conn {
             Some(c) => c,
-            None => conn.insert(match &self.pool {
+            None => match &self.pool {
                 Pool::Sqlite(p) => {
                     Conn::Sqlite(SqliteConnection::connect_with(&p.connect_options()).await?)
                 }
                 Pool::MySql(p) => {
                     Conn::MySql(MySqlConnection::connect_with(&p.connect_options()).await?)
                 }
-            }),
+            },
         };
-        Ok(match c {
+        let n = match &mut conn {
             Conn::Sqlite(c) => {
                 sqlx::query_scalar::<_, i64>("PRAGMA data_version")
                     .fetch_one(&mut *c)
@@ -177,7 +194,8 @@ impl Store {
                     .fetch_one(&mut *c)
                     .await?
             }
-        })
+        };
+        Ok((conn, n))
     }
 }
 
@@ -191,4 +209,33 @@ fn is_missing_table(e: &StoreError) -> bool {
     matches!(e, StoreError::Database(sqlx::Error::Database(d))
         if d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
             .is_some_and(|m| m.number() == NO_SUCH_TABLE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite's values are per connection: after the dedicated connection is replaced (an
+    /// error, or a caller that left mid-read), a value equal to the old one must not pass
+    /// for "nothing committed since".
+    #[tokio::test]
+    async fn a_new_version_connection_never_repeats_an_old_version() {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}", dir.path().join("v.db").display());
+        let s = Store::connect(&url, &super::super::StoreOptions::default())
+            .await
+            .expect("open");
+        let first = s.data_version().await.expect("read").expect("a file");
+        assert_eq!(s.data_version().await.expect("read"), Some(first), "stable");
+        // The connection goes (as when a read is cancelled); nothing commits.
+        s.inner.version.slot.lock().await.conn = None;
+        let second = s.data_version().await.expect("read").expect("a file");
+        assert_ne!(first, second, "a new connection's version is a new version");
+        assert_eq!(
+            s.data_version().await.expect("read"),
+            Some(second),
+            "stable"
+        );
+        s.close().await;
+    }
 }
