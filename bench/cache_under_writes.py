@@ -28,14 +28,11 @@ from pathlib import Path
 
 import asyncmy
 
+from write_cost import write_event
+
 ROOT = Path(__file__).resolve().parent.parent
-DB = dict(host="127.0.0.1", port=3306, user="root", password="", db="ttpbench", autocommit=True)
+DB = dict(host="127.0.0.1", port=3306, user="root", password="", db="ttpbench", autocommit=False)
 URL = "mysql://root@127.0.0.1:3306/ttpbench"
-TECHNIQUES = [("TA0007", "T1083"), ("TA0007", "T1082"), ("TA0011", "T1105"), ("TA0006", "T1110"),
-              ("TA0002", "T1059"), ("TA0003", "T1098"), ("TA0005", "T1070"), ("TA0008", "T1021")]
-COLUMNS = ("uuid, source_kind, source_id, attacker_uuid, identity_uuid, session_id, decky_id, tactic, "
-           "technique_id, sub_technique_id, confidence, rule_id, rule_version, evidence, attack_release, "
-           "mitre_url, created_at")
 
 
 async def writer(rate, stop, attackers):
@@ -44,19 +41,13 @@ async def writer(rate, stop, attackers):
         return 0
     c = await asyncmy.connect(**DB)
     n = 0
+    rng = random.Random()
+    source_ids = (f"cuw-{uuid.uuid4()}" for _ in iter(int, 1))
     try:
         async with c.cursor() as cur:
             start = time.monotonic()
             while not stop.is_set():
-                a = random.choice(attackers)
-                tags = []
-                for _ in range(random.randint(1, 4)):
-                    tactic, tech = random.choice(TECHNIQUES)
-                    tags.append(f"('{uuid.uuid4()}', 'command', 'cuw-{uuid.uuid4()}', '{a}', NULL, NULL, 'd', "
-                                f"'{tactic}', '{tech}', NULL, 0.8, 'R0014', 2, '{{}}', 'v15.1', NULL, NOW())")
-                await cur.execute("UPDATE attackers SET last_seen = NOW(), event_count = event_count + 1 "
-                                  "WHERE uuid = %s", (a,))
-                await cur.execute(f"INSERT IGNORE INTO ttp_tag ({COLUMNS}) VALUES {', '.join(tags)}")
+                await write_event(c, cur, rng.choice(attackers), rng, source_ids)
                 n += 1
                 delay = start + n / rate - time.monotonic()
                 if delay > 0:
@@ -130,6 +121,7 @@ async def main():
         # for the groups the deletes marked dirty.
         async with c.cursor() as cur:
             await cur.execute("DELETE FROM ttp_tag WHERE source_id LIKE 'cuw-%'")
+        await c.commit()
         c.close()
         time.sleep(6)
         server.terminate()

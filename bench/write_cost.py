@@ -117,28 +117,43 @@ async def set_triggers(server, defs, name):
     await sql(server, *[t for _, t in config(defs, name)])
 
 
+UPDATE_ATTACKER = "UPDATE attackers SET last_seen = NOW(), event_count = event_count + 1 WHERE uuid = %s"
+
+
+def event_insert(a, rng, source_ids):
+    """DECNET's `insert_tags` for one event of attacker `a`: one multi-row INSERT IGNORE of
+    1-4 tags, one per source id drawn from `source_ids` (an iterator of strings)."""
+    tags = []
+    for _ in range(rng.randint(1, 4)):
+        src = next(source_ids)
+        tactic, tech = rng.choice(TECHNIQUES)
+        tags.append(f"('{uuid.uuid4()}', 'command', '{src}', '{a}', NULL, 'sess-{a[:13]}', "
+                    f"'decky-{rng.randrange(12)}', '{tactic}', '{tech}', NULL, 0.8, 'R0014', 2, "
+                    f"'{{\"command_text\": \"ls\"}}', 'v15.1', NULL, NOW())")
+    return f"INSERT IGNORE INTO ttp_tag ({COLUMNS}) VALUES {', '.join(tags)}", len(tags)
+
+
+async def write_event(c, cur, a, rng, source_ids):
+    """One DECNET event: the attacker's update, then its tags, each committed at once (as
+    DECNET's profiler and tagger do). Returns the number of tags sent."""
+    await cur.execute(UPDATE_ATTACKER, (a,))
+    await c.commit()
+    insert, n = event_insert(a, rng, source_ids)
+    await cur.execute(insert)
+    await c.commit()
+    return n
+
+
 async def writer(server, attackers, deadline, seq, stats):
     c = await asyncmy.connect(**conn_args(server), db=DB)
     rng = random.Random()
+    source_ids = (f"cmd_{n}" for n in seq)
     try:
         async with c.cursor() as cur:
             while time.monotonic() < deadline:
-                a = rng.choice(attackers)
-                tags = []
-                for _ in range(rng.randint(1, 4)):
-                    n = next(seq)
-                    tactic, tech = rng.choice(TECHNIQUES)
-                    tags.append(f"('{uuid.uuid4()}', 'command', 'cmd_{n}', '{a}', NULL, 'sess-{a[:13]}', "
-                                f"'decky-{n % 12}', '{tactic}', '{tech}', NULL, 0.8, 'R0014', 2, "
-                                f"'{{\"command_text\": \"ls\"}}', 'v15.1', NULL, NOW())")
                 try:
-                    await cur.execute("UPDATE attackers SET last_seen = NOW(), event_count = event_count + 1 "
-                                      "WHERE uuid = %s", (a,))
-                    await c.commit()
-                    await cur.execute(f"INSERT IGNORE INTO ttp_tag ({COLUMNS}) VALUES {', '.join(tags)}")
-                    await c.commit()
+                    stats["tags"] += await write_event(c, cur, rng.choice(attackers), rng, source_ids)
                     stats["events"] += 1
-                    stats["tags"] += len(tags)
                 except asyncmy.errors.OperationalError as e:
                     await c.rollback()
                     code = e.args[0] if e.args else 0

@@ -77,9 +77,13 @@ impl Dialect {
                 let code = db.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
                 matches!(code & 0xff, 5 | 6)
             }
-            Dialect::MySql => db
-                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-                .is_some_and(|m| matches!(m.number(), 1205 | 1213)),
+            Dialect::MySql => matches!(mysql_error_number(db.as_ref()), Some(1205 | 1213)),
         }
     }
+}
+
+/// The MySQL/MariaDB error number of a database error (`None` for another database's).
+pub(super) fn mysql_error_number(db: &dyn sqlx::error::DatabaseError) -> Option<u16> {
+    db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .map(|m| m.number())
 }

@@ -216,9 +216,9 @@ impl Store {
     fn explain_1419(&self, e: sqlx::migrate::MigrateError) -> super::StoreError {
         use sqlx::migrate::MigrateError::{Execute, ExecuteMigration};
         let is_1419 = match &e {
-            Execute(sqlx::Error::Database(d)) | ExecuteMigration(sqlx::Error::Database(d), _) => d
-                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-                .is_some_and(|m| m.number() == 1419),
+            Execute(sqlx::Error::Database(d)) | ExecuteMigration(sqlx::Error::Database(d), _) => {
+                super::dialect::mysql_error_number(d.as_ref()) == Some(1419)
+            }
             _ => false,
         };
         if is_1419 {

@@ -207,8 +207,7 @@ fn no_answer() -> StoreError {
 
 fn is_missing_table(e: &StoreError) -> bool {
     matches!(e, StoreError::Database(sqlx::Error::Database(d))
-        if d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-            .is_some_and(|m| m.number() == NO_SUCH_TABLE))
+        if super::dialect::mysql_error_number(d.as_ref()) == Some(NO_SUCH_TABLE))
 }
 
 #[cfg(test)]
