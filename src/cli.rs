@@ -197,6 +197,10 @@ pub struct ServeArgs {
     /// Do not serve GraphiQL on `GET /`.
     #[arg(long, env = "TTPGRAPH_NO_GRAPHIQL")]
     pub no_graphiql: bool,
+    /// Send every answer as it is, even to clients that accept gzip (for a proxy in
+    /// front that compresses).
+    #[arg(long, env = "TTPGRAPH_NO_COMPRESSION")]
+    pub no_compression: bool,
     /// Turn GraphQL introspection off (production deployments that publish no schema).
     #[arg(long, env = "TTPGRAPH_NO_INTROSPECTION")]
     pub no_introspection: bool,
@@ -363,6 +367,7 @@ impl ServeArgs {
                 .map(Secret::new),
             live: self.live_options(),
             response_cache_bytes: self.limits.response_cache_mib.saturating_mul(1 << 20),
+            compression: !self.no_compression,
         }
     }
 

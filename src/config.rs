@@ -346,6 +346,9 @@ pub struct HttpOptions {
     /// off. It caches only where the database has a data version (SQLite files, and
     /// MySQL/MariaDB migrated by this release: `store/version.rs`).
     pub response_cache_bytes: usize,
+    /// Answers in gzip to clients that accept it (`http/compression.rs`); off where a
+    /// proxy in front compresses.
+    pub compression: bool,
 }
 
 /// Live updates (subscriptions over WebSocket, server-sent events) and the change feed
@@ -413,6 +416,7 @@ impl Default for HttpOptions {
             metrics_token: None,
             live: LiveOptions::default(),
             response_cache_bytes: 16 << 20,
+            compression: true,
         }
     }
 }

@@ -19,13 +19,14 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, Request, Value};
 
 use super::AppState;
+use super::compression;
 use super::layers::REQUEST_ID;
 use super::request;
 use super::response::{
     Code, GRAPHQL_RESPONSE, error_body, error_response, json_bytes_capped, json_bytes_response,
-    json_response_capped,
+    json_gzip_response, json_response_capped,
 };
-use super::response_cache::{Lookup, ResponseCache};
+use super::response_cache::{Answer, Lookup, ResponseCache};
 use crate::auth::{Principal, Role};
 use crate::graphql::execute;
 
@@ -37,6 +38,7 @@ pub async fn post(
     body: Body,
 ) -> Response {
     let modern = wants_graphql_response(&headers);
+    let gzip = wants_gzip(&s, &headers);
     // Admins write: a DECNET-sized insertTags batch (500 tags, ~200 KB) needs more room
     // than a query ever does. Everyone else keeps the small limit.
     let admin = principal.as_ref().is_some_and(|p| p.0.role == Role::Admin);
@@ -92,7 +94,10 @@ pub async fn post(
     let request_id = request_id(&headers);
     match serde_json::from_slice::<BatchRequest>(&body) {
         Ok(BatchRequest::Single(r)) => match request::check(&r) {
-            Ok(()) => run(&s, with_principal(r, principal), modern, &request_id).await,
+            Ok(()) => {
+                let r = with_principal(r, principal);
+                run(&s, r, modern, gzip, &request_id).await
+            }
             Err((status, code, msg)) => error_response(status, code, msg, modern),
         },
         Ok(BatchRequest::Batch(_)) if s.opts.max_batch == 0 => batching_disabled(modern),
@@ -243,13 +248,9 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return resp;
     }
-    run(
-        &s,
-        with_principal(request, principal),
-        modern,
-        &request_id(&headers),
-    )
-    .await
+    let gzip = wants_gzip(&s, &headers);
+    let request = with_principal(request, principal);
+    run(&s, request, modern, gzip, &request_id(&headers)).await
 }
 
 /// Attaches the caller the auth middleware found (without one, `execute` refuses).
@@ -260,13 +261,35 @@ fn with_principal(request: Request, principal: Option<Extension<Principal>>) -> 
     }
 }
 
-async fn run(s: &AppState, mut request: Request, modern: bool, request_id: &str) -> Response {
+/// Runs a request, or answers it from the response cache. `gzip`: the client accepts a
+/// gzip answer and compression is on.
+async fn run(
+    s: &AppState,
+    mut request: Request,
+    modern: bool,
+    gzip: bool,
+    request_id: &str,
+) -> Response {
     let operation = super::access_log::operation(request.operation_name.as_deref());
     let started = Instant::now();
     let cached = match cache_lookup(s, &mut request, modern).await {
-        Some(Lookup::Hit(body)) => {
+        Some(Lookup::Hit {
+            mut answer,
+            key,
+            version,
+        }) => {
+            // The first client that accepts gzip since the answer was stored compresses
+            // it, once, for every later one.
+            if gzip
+                && answer.gzip.is_none()
+                && let (Some(gz), Some(cache)) =
+                    (compression::gzip_cached(&answer.plain), &s.responses)
+            {
+                answer.gzip = Some(gz.into());
+                cache.store(key, version, answer.clone());
+            }
             crate::metrics::request(request.operation_name.as_deref(), "ok", started.elapsed());
-            let mut resp = json_bytes_response(StatusCode::OK, body, modern);
+            let mut resp = answer_response(answer, modern, gzip);
             resp.extensions_mut().insert(operation);
             return resp;
         }
@@ -281,9 +304,13 @@ async fn run(s: &AppState, mut request: Request, modern: bool, request_id: &str)
         // A complete answer: serialise it once, keep the bytes, send the same bytes.
         let mut out = match json_bytes_capped(&resp, cap) {
             Ok(bytes) => {
-                let bytes = axum::body::Bytes::from(bytes);
-                cache.store(key, version, bytes.clone());
-                json_bytes_response(StatusCode::OK, bytes, modern)
+                let gz = gzip.then(|| compression::gzip_cached(&bytes)).flatten();
+                let answer = Answer {
+                    plain: bytes.into(),
+                    gzip: gz.map(Into::into),
+                };
+                cache.store(key, version, answer.clone());
+                answer_response(answer, modern, gzip)
             }
             Err(_) => json_response_capped(StatusCode::OK, &resp, modern, cap),
         };
@@ -310,6 +337,15 @@ async fn run(s: &AppState, mut request: Request, modern: bool, request_id: &str)
     let mut resp = json_response_capped(status, &resp, modern, cap);
     resp.extensions_mut().insert(operation);
     resp
+}
+
+/// A cached (or just stored) answer, in gzip when the client accepts it and the answer is
+/// big enough to have one.
+fn answer_response(answer: Answer, modern: bool, gzip: bool) -> Response {
+    match answer.gzip {
+        Some(gz) if gzip => json_gzip_response(StatusCode::OK, gz, modern),
+        _ => json_bytes_response(StatusCode::OK, answer.plain, modern),
+    }
 }
 
 /// The response cache's answer for `request`, or where to keep it: `None` when the
@@ -365,6 +401,12 @@ fn request_id(headers: &HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned()
+}
+
+/// Compression is on and the client accepts gzip (the layer decides alike for
+/// computed answers).
+fn wants_gzip(s: &AppState, headers: &HeaderMap) -> bool {
+    s.opts.compression && compression::accepts_gzip(headers)
 }
 
 fn wants_graphql_response(headers: &HeaderMap) -> bool {

@@ -1,5 +1,6 @@
 //! The middleware stack in one place, outermost first: request id → access log and span →
-//! panic isolation → CORS → body limit → (open mode) loopback-only guard. Load shedding
+//! gzip (unless `--no-compression`) → panic isolation → CORS → body limit → (open mode)
+//! loopback-only guard. Load shedding
 //! is in the `/graphql` handlers, after the body is read.
 
 use std::sync::Arc;
@@ -24,10 +25,13 @@ pub fn apply(router: Router, opts: &HttpOptions) -> Router {
     if let Some(cors) = cors(&opts.cors_origins) {
         r = r.layer(cors);
     }
-    r.layer(CatchPanicLayer::custom(panic_response))
-        // Replaces tower-http's TraceLayer, which logged every 5xx (each load-shedding
-        // 503 of a burst) at ERROR, one line each.
-        .layer(axum::middleware::from_fn(super::access_log::access_log))
+    r = r.layer(CatchPanicLayer::custom(panic_response));
+    if opts.compression {
+        r = r.layer(super::compression::layer());
+    }
+    // Replaces tower-http's TraceLayer, which logged every 5xx (each load-shedding
+    // 503 of a burst) at ERROR, one line each.
+    r.layer(axum::middleware::from_fn(super::access_log::access_log))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }

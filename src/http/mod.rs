@@ -5,6 +5,7 @@
 pub mod access_log;
 mod auth;
 mod bind;
+mod compression;
 mod export;
 mod graphiql;
 mod graphql;

@@ -63,6 +63,16 @@ pub fn json_bytes_response(status: StatusCode, body: axum::body::Bytes, modern: 
     (status, [(header::CONTENT_TYPE, ct)], body).into_response()
 }
 
+/// [`json_bytes_response`] for an answer already in gzip (a cached one): the compression
+/// layer passes it untouched because it has a `Content-Encoding`.
+pub fn json_gzip_response(status: StatusCode, gzip: axum::body::Bytes, modern: bool) -> Response {
+    let mut resp = json_bytes_response(status, gzip, modern);
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    resp
+}
+
 /// A `Vec` that refuses to grow past `cap` bytes.
 struct CappedWriter {
     buf: Vec<u8>,

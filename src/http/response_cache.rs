@@ -9,8 +9,10 @@
 //! served only while that version is still current: exact, never a time-to-live. A new
 //! version empties the cache. Kept: successful query operations only (no mutation, no
 //! error, no partial answer) of at most an eighth of the budget each; the budget is
-//! bytes of answers, least recently used first out. Where the database has no version
-//! (in-memory SQLite, MySQL without migration 0011) nothing is cached.
+//! bytes of answers, least recently used first out. An answer's gzip
+//! (`http/compression.rs`) is kept beside it once a client that accepts gzip asked for
+//! it, so it is compressed once per version, not per request. Where the database has no
+//! version (in-memory SQLite, MySQL without migration 0011) nothing is cached.
 
 use std::sync::Mutex;
 
@@ -29,13 +31,31 @@ pub struct ResponseCache {
 struct State {
     version: i64,
     bytes: usize,
-    answers: LruCache<String, Bytes>,
+    answers: LruCache<String, Answer>,
+}
+
+/// A stored answer: its JSON, and its gzip once a client accepting gzip asked for it
+/// (`None` also for answers too small to compress).
+#[derive(Clone)]
+pub struct Answer {
+    pub plain: Bytes,
+    pub gzip: Option<Bytes>,
+}
+
+impl Answer {
+    fn size(&self) -> usize {
+        self.plain.len() + self.gzip.as_ref().map_or(0, Bytes::len)
+    }
 }
 
 /// What [`ResponseCache::lookup`] found.
 pub enum Lookup {
-    /// The stored answer, current at `version`.
-    Hit(Bytes),
+    /// The stored answer, current at `version`, and its key (to add its gzip to).
+    Hit {
+        answer: Answer,
+        key: String,
+        version: i64,
+    },
     /// Not stored: store the answer under this key and version once it is known.
     Miss { key: String, version: i64 },
 }
@@ -79,9 +99,14 @@ impl ResponseCache {
             s.version = version;
         }
         match s.answers.get(&key) {
-            Some(body) => {
+            Some(answer) => {
                 crate::metrics::response_cache("hit");
-                Lookup::Hit(body.clone())
+                let answer = answer.clone();
+                Lookup::Hit {
+                    answer,
+                    key,
+                    version,
+                }
             }
             None => {
                 crate::metrics::response_cache("miss");
@@ -90,24 +115,27 @@ impl ResponseCache {
         }
     }
 
-    /// Keeps `body` under `key` if the data version is still `version` and the answer is
-    /// small enough (an eighth of the budget at most).
-    pub fn store(&self, key: String, version: i64, body: Bytes) {
-        let size = body.len() + key.len();
-        if size > self.max_bytes / 8 {
+    /// Keeps `answer` under `key` if the data version is still `version` and the answer
+    /// is small enough (its JSON an eighth of the budget at most: the eighth is not
+    /// checked again when its gzip is added, or an answer just under it would be
+    /// compressed again on every hit). Storing again under the same key (an answer with
+    /// its gzip added) replaces the entry; the budget counts both.
+    pub fn store(&self, key: String, version: i64, answer: Answer) {
+        if answer.plain.len() + key.len() > self.max_bytes / 8 {
             return;
         }
+        let size = answer.size() + key.len();
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if s.version != version {
             return;
         }
-        if let Some(old) = s.answers.put(key.clone(), body) {
-            s.bytes -= old.len() + key.len();
+        if let Some(old) = s.answers.put(key.clone(), answer) {
+            s.bytes -= old.size() + key.len();
         }
         s.bytes += size;
         while s.bytes > self.max_bytes {
             match s.answers.pop_lru() {
-                Some((k, v)) => s.bytes -= k.len() + v.len(),
+                Some((k, v)) => s.bytes -= k.len() + v.size(),
                 None => break,
             }
         }
@@ -147,29 +175,71 @@ mod tests {
         assert_ne!(key(&viewer, false), key(&req(q), false));
     }
 
+    fn plain(body: &Bytes) -> Answer {
+        Answer {
+            plain: body.clone(),
+            gzip: None,
+        }
+    }
+
+    fn hit(c: &ResponseCache, key: &str, version: i64) -> Option<Answer> {
+        match c.lookup(key.into(), version) {
+            Lookup::Hit { answer, .. } => Some(answer),
+            Lookup::Miss { .. } => None,
+        }
+    }
+
     #[test]
     fn a_new_version_empties_it_and_the_budget_holds() {
         let c = ResponseCache::new(800).expect("on");
         assert!(ResponseCache::new(0).is_none());
         let body = Bytes::from(vec![b'x'; 90]);
-        assert!(matches!(c.lookup("k".into(), 1), Lookup::Miss { .. }));
-        c.store("k".into(), 1, body.clone());
-        assert!(matches!(c.lookup("k".into(), 1), Lookup::Hit(b) if b == body));
+        assert!(hit(&c, "k", 1).is_none());
+        c.store("k".into(), 1, plain(&body));
+        assert!(hit(&c, "k", 1).is_some_and(|a| a.plain == body));
         // A commit since: gone, and an answer computed under the old version is refused.
-        assert!(matches!(c.lookup("k".into(), 2), Lookup::Miss { .. }));
-        c.store("k".into(), 1, body.clone());
-        assert!(matches!(c.lookup("k".into(), 2), Lookup::Miss { .. }));
+        assert!(hit(&c, "k", 2).is_none());
+        c.store("k".into(), 1, plain(&body));
+        assert!(hit(&c, "k", 2).is_none());
         // Too big for an eighth of the budget: not kept.
-        c.store("big".into(), 2, Bytes::from(vec![b'x'; 200]));
-        assert!(matches!(c.lookup("big".into(), 2), Lookup::Miss { .. }));
+        c.store("big".into(), 2, plain(&Bytes::from(vec![b'x'; 200])));
+        assert!(hit(&c, "big", 2).is_none());
         // Ten answers of 91 bytes in 800: the least recently used go first.
         for i in 0..10 {
-            c.store(format!("{i}"), 2, body.clone());
+            c.store(format!("{i}"), 2, plain(&body));
         }
         let kept: Vec<bool> = (0..10)
-            .map(|i| matches!(c.lookup(format!("{i}"), 2), Lookup::Hit(_)))
+            .map(|i| hit(&c, &format!("{i}"), 2).is_some())
             .collect();
         assert_eq!(kept.iter().filter(|k| **k).count(), 8, "{kept:?}");
         assert!(!kept[0] && !kept[1] && kept[9]);
+    }
+
+    #[test]
+    fn an_answer_with_its_gzip_replaces_it_and_both_count_against_the_budget() {
+        let c = ResponseCache::new(800).expect("on");
+        assert!(hit(&c, "0", 1).is_none(), "version 1 is current");
+        let body = Bytes::from(vec![b'x'; 90]);
+        for i in 0..8 {
+            c.store(format!("{i}"), 1, plain(&body));
+        }
+        // 8 × 91 = 728 bytes; adding a 10-byte gzip to each of them would make 808 (and
+        // the last one, 101 bytes, is over the eighth: its gzip is kept all the same).
+        for i in 0..8 {
+            let with_gzip = Answer {
+                plain: body.clone(),
+                gzip: Some(Bytes::from(vec![b'z'; 10])),
+            };
+            c.store(format!("{i}"), 1, with_gzip);
+        }
+        let kept: Vec<Option<Answer>> = (0..8).map(|i| hit(&c, &format!("{i}"), 1)).collect();
+        assert!(
+            kept[0].is_none(),
+            "the least recently used went to make room"
+        );
+        assert!(kept[1..].iter().all(|a| {
+            a.as_ref()
+                .is_some_and(|a| a.gzip.as_ref().is_some_and(|g| g.len() == 10))
+        }));
     }
 }

@@ -19,6 +19,7 @@ mod graphql_pivots;
 mod graphql_schema;
 mod guards;
 mod http;
+mod http_compression;
 mod http_hardening;
 mod http_layers;
 mod introspection;

@@ -140,6 +140,11 @@ impl Client {
             "Sec-WebSocket-Protocol",
             "graphql-transport-ws".parse().expect("header"),
         );
+        // Browsers send it on the upgrade request too; the 101 must not be compressed.
+        req.headers_mut().insert(
+            "Accept-Encoding",
+            "gzip, deflate, br, zstd".parse().expect("header"),
+        );
         let (ws, resp) = tokio_tungstenite::connect_async(req)
             .await
             .expect("connect");

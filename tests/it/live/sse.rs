@@ -23,8 +23,13 @@ struct Stream {
 impl Stream {
     async fn open(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Self {
         let mut sock = TcpStream::connect(addr).await.expect("connect");
-        let mut req =
-            format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n");
+        // As a browser's EventSource asks: gzip accepted, and the stream must still come
+        // as plain text, event by event (a compressed stream would be held back in the
+        // compressor's buffer and unreadable here).
+        let mut req = format!(
+            "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\
+             Accept-Encoding: gzip, deflate, br, zstd\r\n"
+        );
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
