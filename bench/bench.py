@@ -53,7 +53,8 @@ def main() -> None:
     p.add_argument("--wrk-threads", type=int, default=2)
     p.add_argument("--ops", default=os.environ.get("BENCH_OPS", ""),
                    help="comma-separated subset (identity_median, identity_max, attacker, session, campaign, "
-                        "fleet, inspector, attackers_page, attackers_page_1, typename, export, insert_tags)")
+                        "fleet, inspector, attackers_page, attackers_page_1, attackers_page_gzip, "
+                        "attackers_page_1_gzip, typename, export, insert_tags)")
     p.add_argument("--no-floor", action="store_true", help="skip the store+SQL floor")
     p.add_argument("--no-decnet", action="store_true",
                    help="do not run DECNET's own repository code (bench/decnet/run.py) after the reads; the "

@@ -45,23 +45,25 @@ def sanity(server: Server, op: dict, samples: list[str]) -> dict:
     statements they cost (the SQL counter of /metrics before and after, divided by the
     requests made)."""
     before = sql_statements(server.metrics())
-    sizes, lat, rows = [], [], None
+    sizes, wire, lat, rows = [], [], [], None
     started = time.perf_counter()
     for sample in samples:
         if lat and time.perf_counter() - started > 5:
             break  # slow operations: a few requests tell enough
         t0 = time.perf_counter()
-        status, data = server.post(sample)
+        status, data, on_wire = server.post_encoded(sample, bool(op.get("gzip")))
         lat.append(time.perf_counter() - t0)
         text = data.decode(errors="replace")
         if status != 200 or '"errors"' in text or '"data"' not in text or (op["expect"] not in text):
             raise SystemExit(f"FAILED: {op['name']}: the sanity request failed (HTTP {status}): {text[:600]}")
         sizes.append(len(data))
+        wire.append(on_wire)
         if rows is None and op.get("rows"):
             rows = text.count(op["rows"])  # the answer for the first id
     after = sql_statements(server.metrics())
     return {"statements": (after - before) / len(lat), "requests": len(lat), "rows_first": rows,
-            "bytes": int(statistics.median(sizes)), "latency_s": statistics.median(lat)}
+            "bytes": int(statistics.median(sizes)), "wire_bytes": int(statistics.median(wire)),
+            "wire_min": min(wire), "latency_s": statistics.median(lat)}
 
 
 def drain(server: Server, db_pid: int | None, settle: float) -> str:
@@ -98,6 +100,11 @@ def http_op(server: Server, op: dict, out_dir: Path, db_pid, a, nonce: str) -> d
         env["BENCH_BODIES"] = str(f)
         samples = op["bodies"][: a.probe_requests]
     probe = sanity(server, op, samples)
+    if op.get("gzip"):
+        # wrk cannot decompress: it checks the encoding and that each answer is at least
+        # half the smallest good one (an error answer is a few hundred bytes).
+        env["BENCH_ACCEPT_ENCODING"] = "gzip"
+        env["BENCH_MIN_BYTES"] = str(probe["wire_min"] // 2)
     duration, warmup = op_window(probe["latency_s"], a)
     if duration != a.duration:
         log(f"  one request alone takes {probe['latency_s'] * 1000:.0f} ms: measuring for {duration} s, "
@@ -127,6 +134,7 @@ def http_op(server: Server, op: dict, out_dir: Path, db_pid, a, nonce: str) -> d
     r["served"] = served
     r["probe_requests"] = probe["requests"]
     r["response_bytes"] = probe["bytes"]
+    r["wire_bytes"] = probe["wire_bytes"]
     r["rows_first"] = probe["rows_first"]
     r["window_s"], r["warmup_s"] = duration, warmup
     r["single_ms"] = probe["latency_s"] * 1000

@@ -107,6 +107,13 @@ def operations(ids: dict, a) -> list[dict]:
         dict(name="attackers_page_1", label="the same page with 1 (clustered) attacker, for its statement count",
              scope=f"{len(cursors)} pages", bodies=[body("AttackersPage", {"first": 1, "after": c}) for c in ids["attackers_page"]["after_one"]],
              expect='"nodes":[{', floor=None, opname="AttackersPage"),
+        # The same two pages as a browser asks for them (Accept-Encoding: gzip).
+        dict(name="attackers_page_gzip", label="page of 100 attackers, gzip (as browsers ask)",
+             scope=f"{len(cursors)} pages", bodies=[body("AttackersPage", {"first": 100, "after": c}) for c in cursors],
+             expect='"nodes":[{', floor=None, opname="AttackersPage", gzip=True),
+        dict(name="attackers_page_1_gzip", label="page of 1 attacker, gzip (as browsers ask)",
+             scope=f"{len(cursors)} pages", bodies=[body("AttackersPage", {"first": 1, "after": c}) for c in ids["attackers_page"]["after_one"]],
+             expect='"nodes":[{', floor=None, opname="AttackersPage", gzip=True),
         dict(name="typename", label="`{ __typename }` (framework floor)", scope="no SQL",
              bodies=[body("Typename")], expect='"__typename":"Query"', floor=None, opname="Typename"),
     ]

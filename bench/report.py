@@ -198,12 +198,20 @@ def report(dialect: str, ctx: dict, a) -> str:
                  f"{num(r['server_cores'], 2)} | {num(r['children_cores'], 2)} | "
                  f"{db} | {num(r['machine_busy'] * 100, 0)} % | {num(r['rss_max_mib'])} ({num(r['anon_max_mib'])}) MiB | "
                  f"{num(r['sql_per_request_load'], 2)} | {num(f['rps']) if f else '–'} | "
-                 f"{ms(f['p99_ms']) if f else '–'} | {r['response_bytes']:,} B |")
+                 f"{ms(f['p99_ms']) if f else '–'} | {body_size(r)} |")
     L.append("")
     if ctx.get("decnet"):
         L.append(decnet_table(dialect, ctx))
     L.append(targets(dialect, ctx, a))
     return "\n".join(L) + "\n"
+
+
+def body_size(r: dict) -> str:
+    """The answer's size, and its size on the wire where it travelled in gzip."""
+    wire = r.get("wire_bytes")
+    if wire is None or wire == r["response_bytes"]:
+        return f"{r['response_bytes']:,} B"
+    return f"{r['response_bytes']:,} B ({wire:,} B gzip)"
 
 
 def targets(dialect: str, ctx: dict, a) -> str:
@@ -246,6 +254,14 @@ def targets(dialect: str, ctx: dict, a) -> str:
                  f"p50 ≤ 3× the page of 1 ({num(vs_one)}×) {mark(vs_one <= 3 if vs_one == vs_one else None)}; "
                  f"statements {r['sql_per_request']:g} vs "
                  f"{format(one['sql_per_request'], 'g') if one else '?'} for 1 attacker {mark(same if one else None)} |")
+    if "attackers_page_gzip" in by and "attackers_page_1_gzip" in by:
+        # The same pair as a browser asks for them (Accept-Encoding: gzip).
+        r, one = by["attackers_page_gzip"], by["attackers_page_1_gzip"]
+        vs_one = r["p50_us"] / one["p50_us"] if one["p50_us"] else float("nan")
+        L.append(f"| 100-attacker page, gzip (as browsers ask) | – | {ms(r['p50_us'] / 1000)} / {ms(r['p99_us'] / 1000)} | "
+                 f"{alone(r)} | {num(r['rps'])} | – | – | – | "
+                 f"p50 ≤ 3× the page of 1 in gzip ({num(vs_one)}×) {mark(vs_one <= 3 if vs_one == vs_one else None)}; "
+                 f"{r['wire_bytes']:,} B vs {r['response_bytes']:,} B plain |")
     ins = DECNET_INSERT_TAGS_S[dialect]
     if "insert_tags" in by:
         r = by["insert_tags"]

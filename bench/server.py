@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import zlib
 import signal
 import socket
 import subprocess
@@ -94,13 +95,30 @@ class Server:
         c.close()
         return body
 
-    def post(self, body: str) -> tuple[int, bytes]:
+    def post(self, body: str, gzip: bool = False) -> tuple[int, bytes]:
+        status, data, _ = self.post_encoded(body, gzip)
+        return status, data
+
+    def post_encoded(self, body: str, gzip: bool) -> tuple[int, bytes, int]:
+        """POSTs `body`, with `Accept-Encoding: gzip` when `gzip`: the status, the answer
+        (decompressed; a gzip request must get a gzip answer) and its size on the wire."""
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-        c.request("POST", "/graphql", body=body.encode(), headers={"content-type": "application/json"})
+        headers = {"content-type": "application/json"}
+        if gzip:
+            headers["accept-encoding"] = "gzip"
+        c.request("POST", "/graphql", body=body.encode(), headers=headers)
         r = c.getresponse()
         data = r.read()
+        encoding = r.getheader("content-encoding")
         c.close()
-        return r.status, data
+        wire = len(data)
+        if gzip and r.status == 200 and encoding is not None:
+            if encoding != "gzip":
+                raise SystemExit(f"FAILED: asked for gzip, got Content-Encoding {encoding!r}")
+            data = zlib.decompress(data, 16 + zlib.MAX_WBITS)
+        elif gzip and len(data) >= 1024:
+            raise SystemExit(f"FAILED: asked for gzip, got a plain answer of {len(data)} bytes")
+        return r.status, data, wire
 
 
 def sql_statements(metrics: str) -> int:

@@ -8,6 +8,11 @@
 --   BENCH_INSERT_TEMPLATE=file  one JSON body with @@P@@ markers, replaced on every
 --                               request by "<BENCH_NONCE>-<thread>-<n>", so each
 --                               insertTags request carries fresh source ids
+--   BENCH_ACCEPT_ENCODING=gzip  asks for gzip answers, as browsers do; wrk cannot
+--                               decompress, so each answer is checked for status 200,
+--                               Content-Encoding gzip and at least BENCH_MIN_BYTES bytes
+--                               (bench.py decompressed and checked every body first);
+--                               answers the server sends plain (under 1 KiB) as above
 -- At the end one line "BENCH_JSON {...}" carries the counts and latency percentiles.
 
 local threads = {}
@@ -35,6 +40,12 @@ function init(args)
   expect = os.getenv("BENCH_EXPECT")
   if expect == "" then expect = nil end
   nonce = os.getenv("BENCH_NONCE") or "0"
+  encoding = os.getenv("BENCH_ACCEPT_ENCODING")
+  if encoding == "" then encoding = nil end
+  if encoding then
+    wrk.headers["Accept-Encoding"] = encoding
+    min_bytes = tonumber(os.getenv("BENCH_MIN_BYTES") or "0")
+  end
   n = 0
   local template = os.getenv("BENCH_INSERT_TEMPLATE")
   if template and template ~= "" then
@@ -87,6 +98,15 @@ function response(status, headers, body)
   if status ~= 200 then
     bad_status = bad_status + 1
     failed("status", status, body)
+  elseif encoding and (headers["content-encoding"] or headers["Content-Encoding"]) then
+    -- A compressed answer (answers under 1 KiB come plain, and are checked as such).
+    local ce = headers["content-encoding"] or headers["Content-Encoding"]
+    if ce ~= encoding or #body < min_bytes then
+      unexpected = unexpected + 1
+      failed("not a " .. encoding .. " answer of " .. min_bytes .. "+ bytes (" .. ce .. ", " .. #body .. ")", status, "")
+    else
+      ok = ok + 1
+    end
   elseif body:find('"errors"', 1, true) then
     gql_errors = gql_errors + 1
     failed("errors", status, body)
