@@ -6,6 +6,7 @@ pub mod authz;
 mod context;
 pub mod cost;
 pub mod error;
+mod field_order;
 pub mod guards;
 pub mod loaders;
 pub mod mutation;
@@ -118,6 +119,9 @@ pub async fn execute(schema: &AppSchema, store: &Store, mut request: Request) ->
     if let Some(refused) = guard(schema, &mut request) {
         return refused;
     }
+    // The guards parsed it; a copy is kept to put the answer's fields in query order.
+    let doc = request.parsed_query().ok().cloned();
+    let operation = request.operation_name.clone();
     let queue = LoadQueue::default();
     let limits = schema_limits(schema);
     let request = request.data(RequestCtx::new(store, &queue, limits.max_response_bytes));
@@ -126,6 +130,9 @@ pub async fn execute(schema: &AppSchema, store: &Store, mut request: Request) ->
         loaders::drive(schema.execute(request), queue),
     )
     .await;
+    if let Some(doc) = &doc {
+        field_order::restore(doc, operation.as_deref(), &mut resp.data);
+    }
     collapse_too_large(&mut resp);
     error::assign_codes(&mut resp);
     resp
@@ -154,6 +161,8 @@ pub fn execute_stream(
     if let Some(refused) = guard(schema, &mut request) {
         return futures_util::stream::iter([refused]).boxed();
     }
+    let doc = request.parsed_query().ok().cloned();
+    let operation = request.operation_name.clone();
     let queue = LoadQueue::default();
     let max = schema_limits(schema).max_response_bytes;
     let (rc, budget) = RequestCtx::for_stream(store, &queue, max);
@@ -161,6 +170,9 @@ pub fn execute_stream(
     responses
         .map(move |mut resp| {
             budget.store(max, std::sync::atomic::Ordering::Relaxed);
+            if let Some(doc) = &doc {
+                field_order::restore(doc, operation.as_deref(), &mut resp.data);
+            }
             collapse_too_large(&mut resp);
             error::assign_codes(&mut resp);
             resp

@@ -197,3 +197,68 @@ fn a_cors_origin_with_a_path_is_refused_at_start_up() {
         vec!["https://decnet.example".to_owned()]
     );
 }
+
+/// The keys of every object in `v`, depth first, in the answer's order.
+fn object_keys(v: &Value, out: &mut Vec<Vec<String>>) {
+    match v {
+        Value::Object(m) => {
+            out.push(m.keys().cloned().collect());
+            m.values().for_each(|v| object_keys(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| object_keys(v, out)),
+        _ => {}
+    }
+}
+
+crate::contract!(
+    answers_list_fields_in_query_order,
+    fleet: crate::store_support::READS_FLEET,
+    |db| async move {
+        // `ip` is ready at once and `techniques` waits on a DataLoader, so completion
+        // order alone would put `ip` first; the spec (§7.2.2) wants the query's order.
+        let app = open_app(&db.store, HttpOptions::default());
+        let query = "query { attackers(first: 50) { nodes { techniques { count techniqueId } \
+                     ...F identity { techniques { techniqueId count } id } ip } \
+                     pageInfo { endCursor hasNextPage } } } \
+                     fragment F on Attacker { lastSeen id }";
+        let (status, _, v) = send(&app, post(json!({ "query": query }).to_string())).await;
+        assert_eq!(status, 200);
+        assert!(v.get("errors").is_none(), "{v}");
+        let mut keys = Vec::new();
+        object_keys(&v["data"], &mut keys);
+        let node = ["techniques", "lastSeen", "id", "identity", "ip"];
+        let nodes = keys.iter().filter(|k| k.len() == node.len()).count();
+        assert_eq!(nodes, 50, "{keys:?}");
+        for k in &keys {
+            let ok = match k.len() {
+                1 => k == &["attackers"],
+                2 => {
+                    k == &["nodes", "pageInfo"]
+                        || k == &["count", "techniqueId"]
+                        || k == &["techniqueId", "count"]
+                        || k == &["techniques", "id"]
+                        || k == &["endCursor", "hasNextPage"]
+                }
+                5 => k == &node,
+                _ => false,
+            };
+            assert!(ok, "{k:?}");
+        }
+        // Technique objects: an attacker's in the order asked there, an identity's in
+        // its own.
+        let a = &v["data"]["attackers"]["nodes"];
+        let techniques = |p: &Value| {
+            let mut k = Vec::new();
+            object_keys(p, &mut k);
+            k
+        };
+        for n in a.as_array().expect("nodes") {
+            for k in techniques(&n["techniques"]) {
+                assert_eq!(k, ["count", "techniqueId"]);
+            }
+            for k in techniques(&n["identity"]["techniques"]) {
+                assert_eq!(k, ["techniqueId", "count"]);
+            }
+        }
+    }
+);

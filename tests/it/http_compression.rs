@@ -56,10 +56,6 @@ fn whole(plain: &[u8]) {
     );
 }
 
-fn json(b: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(b).expect("JSON")
-}
-
 fn options(cache: bool, compression: bool) -> HttpOptions {
     HttpOptions {
         response_cache_bytes: if cache { 16 << 20 } else { 0 },
@@ -86,14 +82,7 @@ contract!(
             assert_eq!(encoding(&h), Some("gzip"), "cache {cache}");
             let vary = h.get(header::VARY).and_then(|v| v.to_str().ok()).unwrap_or("");
             assert!(vary.to_ascii_lowercase().contains("accept-encoding"), "{vary}");
-            let decoded = gunzip(&gz);
-            if cache {
-                assert_eq!(decoded, plain.to_vec(), "cache {cache}: the stored bytes");
-            } else {
-                // Computed twice: the same answer (async-graphql may order sibling fields
-                // as they complete, so the bytes can differ).
-                assert_eq!(json(&decoded), json(&plain), "cache {cache}");
-            }
+            assert_eq!(gunzip(&gz), plain.to_vec(), "cache {cache}: the same bytes");
             assert!(gz.len() * 4 < plain.len(), "{} of {} bytes", gz.len(), plain.len());
             if cache {
                 // The gzip is kept: the next browser gets the same bytes and no SQL runs.
