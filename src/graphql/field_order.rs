@@ -15,53 +15,84 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Name, Value};
 
-/// Puts `data`'s objects in `doc`'s selection order for the operation named `operation`
-/// (the document's only one when `None`).
-pub fn restore(doc: &ExecutableDocument, operation: Option<&str>, data: &mut Value) {
-    let op = match (&doc.operations, operation) {
-        (DocumentOperations::Single(op), _) => op,
-        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name) {
-            Some(op) => op,
-            None => return,
-        },
-        (DocumentOperations::Multiple(_), None) => return,
-    };
-    order(doc, &[&op.node.selection_set.node], data);
-}
-
-/// Orders `value` (an object, or a list of them at any depth) by the merged `sets`.
-fn order(doc: &ExecutableDocument, sets: &[&SelectionSet], value: &mut Value) {
-    match value {
-        Value::List(items) => {
-            for item in items {
-                order(doc, sets, item);
-            }
-        }
-        Value::Object(map) => {
-            let mut keys: Vec<(&Name, Vec<&SelectionSet>)> = Vec::new();
-            for set in sets {
-                collect(doc, set, &mut keys, 0);
-            }
-            let mut old = std::mem::take(map);
-            for (key, subs) in keys {
-                if let Some((k, mut v)) = old.swap_remove_entry(key) {
-                    if !subs.is_empty() {
-                        order(doc, &subs, &mut v);
-                    }
-                    map.insert(k, v);
-                }
-            }
-            // Nothing should be left; if something is (a key this pass did not foresee),
-            // it is kept, after the others.
-            map.extend(old);
-        }
-        _ => {}
-    }
+/// The order of an operation's response keys, at every depth: built once per request from
+/// the query (its size is the query's, bounded by the guards' expanded-field limit), then
+/// laid over the answer.
+#[derive(Debug, Default)]
+pub struct FieldOrder {
+    keys: Vec<(Name, FieldOrder)>,
 }
 
 /// Fragments nest at most this deep here (validation has refused cycles already; this
 /// only bounds the walk should one get through).
 const MAX_FRAGMENT_DEPTH: usize = 32;
+
+impl FieldOrder {
+    /// The order of `doc`'s operation named `operation` (the document's only one when
+    /// `None`); `None` when there is no such operation.
+    pub fn of(doc: &ExecutableDocument, operation: Option<&str>) -> Option<Self> {
+        let op = match (&doc.operations, operation) {
+            (DocumentOperations::Single(op), _) => op,
+            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
+            (DocumentOperations::Multiple(_), None) => return None,
+        };
+        Some(Self::build(doc, &[&op.node.selection_set.node], 0))
+    }
+
+    fn build(doc: &ExecutableDocument, sets: &[&SelectionSet], depth: usize) -> Self {
+        let mut keys: Vec<(&Name, Vec<&SelectionSet>)> = Vec::new();
+        for set in sets {
+            collect(doc, set, &mut keys, 0);
+        }
+        let keys = keys
+            .into_iter()
+            .map(|(key, subs)| {
+                let sub = if subs.is_empty() || depth > MAX_FRAGMENT_DEPTH * 8 {
+                    Self::default()
+                } else {
+                    Self::build(doc, &subs, depth + 1)
+                };
+                (key.clone(), sub)
+            })
+            .collect();
+        Self { keys }
+    }
+
+    /// Puts `value`'s objects (at any depth, through lists) in this order. An object
+    /// already in order (every field that completed in turn) is left as it is.
+    pub fn restore(&self, value: &mut Value) {
+        match value {
+            Value::List(items) => items.iter_mut().for_each(|v| self.restore(v)),
+            Value::Object(map) => {
+                if !self.holds(map.keys()) {
+                    let mut old = std::mem::take(map);
+                    for (key, _) in &self.keys {
+                        if let Some((k, v)) = old.swap_remove_entry(key) {
+                            map.insert(k, v);
+                        }
+                    }
+                    // Nothing should be left; if something is (a key this order did not
+                    // foresee), it is kept, after the others.
+                    map.extend(old);
+                }
+                for (key, sub) in &self.keys {
+                    if !sub.keys.is_empty()
+                        && let Some(v) = map.get_mut(key)
+                    {
+                        sub.restore(v);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Do `present` keys come in this order (some of it may be absent)?
+    fn holds<'a>(&self, present: impl Iterator<Item = &'a Name>) -> bool {
+        let mut order = self.keys.iter();
+        present.into_iter().all(|k| order.any(|(o, _)| o == k))
+    }
+}
 
 /// Appends `set`'s response keys, in order, to `keys` (a key seen before gets this
 /// occurrence's sub-selection merged into it).
@@ -129,7 +160,9 @@ mod tests {
             ] }
         }))
         .expect("json");
-        restore(&doc, Some("Q"), &mut data);
+        FieldOrder::of(&doc, Some("Q"))
+            .expect("Q")
+            .restore(&mut data);
         let Value::Object(root) = &data else { panic!() };
         let Value::Object(list) = &root["attackers"] else {
             panic!()
@@ -147,13 +180,21 @@ mod tests {
             panic!()
         };
         assert_eq!(keys(&t[0]), ["count", "techniqueId"]);
-        // Another operation name, or none in a document of several: left as it is.
+        // Another operation name, or none in a document of several: no order.
         let two =
             async_graphql::parser::parse_query("query A { b a } query B { a b }").expect("parses");
+        assert!(FieldOrder::of(&two, None).is_none());
+        assert!(FieldOrder::of(&two, Some("C")).is_none());
         let mut d = Value::from_json(serde_json::json!({ "a": 1, "b": 2 })).expect("json");
-        restore(&two, None, &mut d);
-        assert_eq!(keys(&d), ["a", "b"]);
-        restore(&two, Some("A"), &mut d);
+        FieldOrder::of(&two, Some("A")).expect("A").restore(&mut d);
         assert_eq!(keys(&d), ["b", "a"]);
+        // An object with some keys absent (a fragment on another type) is in order when
+        // the present ones are.
+        let order = FieldOrder::of(&two, Some("B")).expect("B");
+        let names = |v: &[&str]| v.iter().map(Name::new).collect::<Vec<_>>();
+        assert!(order.holds(names(&["a", "b"]).iter()));
+        assert!(order.holds(names(&["b"]).iter()));
+        assert!(!order.holds(names(&["b", "a"]).iter()));
+        assert!(!order.holds(names(&["c"]).iter()));
     }
 }

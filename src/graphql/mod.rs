@@ -7,6 +7,7 @@ mod context;
 pub mod cost;
 pub mod error;
 mod field_order;
+use field_order::FieldOrder;
 pub mod guards;
 pub mod loaders;
 pub mod mutation;
@@ -119,9 +120,8 @@ pub async fn execute(schema: &AppSchema, store: &Store, mut request: Request) ->
     if let Some(refused) = guard(schema, &mut request) {
         return refused;
     }
-    // The guards parsed it; a copy is kept to put the answer's fields in query order.
-    let doc = request.parsed_query().ok().cloned();
-    let operation = request.operation_name.clone();
+    // The guards parsed it: the order of the answer's fields is read off it now.
+    let order = field_order(&mut request);
     let queue = LoadQueue::default();
     let limits = schema_limits(schema);
     let request = request.data(RequestCtx::new(store, &queue, limits.max_response_bytes));
@@ -130,12 +130,20 @@ pub async fn execute(schema: &AppSchema, store: &Store, mut request: Request) ->
         loaders::drive(schema.execute(request), queue),
     )
     .await;
-    if let Some(doc) = &doc {
-        field_order::restore(doc, operation.as_deref(), &mut resp.data);
+    if let Some(order) = &order {
+        order.restore(&mut resp.data);
     }
     collapse_too_large(&mut resp);
     error::assign_codes(&mut resp);
     resp
+}
+
+/// The order the answer's fields must come in (`None` for a document that does not
+/// parse or names no operation: it fails before anything is resolved).
+fn field_order(request: &mut Request) -> Option<FieldOrder> {
+    let operation = request.operation_name.clone();
+    let doc = request.parsed_query().ok()?;
+    FieldOrder::of(doc, operation.as_deref())
 }
 
 /// Executes one operation as a stream of responses (a subscription: one response per
@@ -161,8 +169,7 @@ pub fn execute_stream(
     if let Some(refused) = guard(schema, &mut request) {
         return futures_util::stream::iter([refused]).boxed();
     }
-    let doc = request.parsed_query().ok().cloned();
-    let operation = request.operation_name.clone();
+    let order = field_order(&mut request);
     let queue = LoadQueue::default();
     let max = schema_limits(schema).max_response_bytes;
     let (rc, budget) = RequestCtx::for_stream(store, &queue, max);
@@ -170,8 +177,8 @@ pub fn execute_stream(
     responses
         .map(move |mut resp| {
             budget.store(max, std::sync::atomic::Ordering::Relaxed);
-            if let Some(doc) = &doc {
-                field_order::restore(doc, operation.as_deref(), &mut resp.data);
+            if let Some(order) = &order {
+                order.restore(&mut resp.data);
             }
             collapse_too_large(&mut resp);
             error::assign_codes(&mut resp);
