@@ -27,6 +27,10 @@ pub struct FieldOrder {
 /// only bounds the walk should one get through).
 const MAX_FRAGMENT_DEPTH: usize = 32;
 
+/// Selections nest at most this deep here: far beyond the depth guard (`--max-depth`),
+/// a bound of its own so the walk never depends on another layer's limit.
+const MAX_SELECTION_DEPTH: usize = 256;
+
 impl FieldOrder {
     /// The order of `doc`'s operation named `operation` (the document's only one when
     /// `None`); `None` when there is no such operation.
@@ -47,7 +51,7 @@ impl FieldOrder {
         let keys = keys
             .into_iter()
             .map(|(key, subs)| {
-                let sub = if subs.is_empty() || depth > MAX_FRAGMENT_DEPTH * 8 {
+                let sub = if subs.is_empty() || depth > MAX_SELECTION_DEPTH {
                     Self::default()
                 } else {
                     Self::build(doc, &subs, depth + 1)

@@ -281,11 +281,9 @@ async fn run(
             // The first client that accepts gzip since the answer was stored compresses
             // it, once, for every later one.
             if gzip
-                && answer.gzip.is_none()
-                && let (Some(gz), Some(cache)) =
-                    (compression::gzip_cached(&answer.plain), &s.responses)
+                && add_gzip(&mut answer)
+                && let Some(cache) = &s.responses
             {
-                answer.gzip = Some(gz.into());
                 cache.store(key, version, answer.clone());
             }
             crate::metrics::request(request.operation_name.as_deref(), "ok", started.elapsed());
@@ -304,11 +302,13 @@ async fn run(
         // A complete answer: serialise it once, keep the bytes, send the same bytes.
         let mut out = match json_bytes_capped(&resp, cap) {
             Ok(bytes) => {
-                let gz = gzip.then(|| compression::gzip_cached(&bytes)).flatten();
-                let answer = Answer {
+                let mut answer = Answer {
                     plain: bytes.into(),
-                    gzip: gz.map(Into::into),
+                    gzip: None,
                 };
+                if gzip {
+                    add_gzip(&mut answer);
+                }
                 cache.store(key, version, answer.clone());
                 answer_response(answer, modern, gzip)
             }
@@ -337,6 +337,16 @@ async fn run(
     let mut resp = json_response_capped(status, &resp, modern, cap);
     resp.extensions_mut().insert(operation);
     resp
+}
+
+/// Gives `answer` its gzip if it has none and is big enough for one; `true` when it was
+/// added (the cache's entry then needs replacing).
+fn add_gzip(answer: &mut Answer) -> bool {
+    if answer.gzip.is_some() {
+        return false;
+    }
+    answer.gzip = compression::gzip_cached(&answer.plain).map(Into::into);
+    answer.gzip.is_some()
 }
 
 /// A cached (or just stored) answer, in gzip when the client accepts it and the answer is

@@ -1,7 +1,7 @@
 //! The middleware stack in one place, outermost first: request id → access log and span →
 //! gzip (unless `--no-compression`) → panic isolation → CORS → body limit → (open mode)
-//! loopback-only guard. Load shedding
-//! is in the `/graphql` handlers, after the body is read.
+//! loopback-only guard. Load shedding is in the `/graphql` handlers, after the body is
+//! read.
 
 use std::sync::Arc;
 
